@@ -1,0 +1,111 @@
+"""The call context's HTTP helpers and the SSE parser, against the shipped local fake server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from ai_connector.context import CallContext
+from ai_connector.errors import (
+    HostNotAllowedError,
+    InvalidResponseError,
+    StreamInterruptedError,
+    UnreachableError,
+    error_for_status,
+    parse_retry_after,
+)
+from ai_connector.http import build_client
+from ai_connector.redaction import Redactor
+from ai_connector.sse import aiter_sse, iter_sse_text
+from ai_connector.testing import FakeResponse, FakeServer
+from ai_connector.urlpolicy import UrlPolicy
+
+
+@pytest.fixture
+def server():
+    with FakeServer() as srv:
+        yield srv
+
+
+async def test_request_reads_body_and_records_what_was_sent(server: FakeServer) -> None:
+    server.add("POST", "/v1/echo", FakeResponse.json({"ok": True}))
+    async with build_client() as client:
+        ctx = CallContext(client=client, provider_id="t")
+        resp = await ctx.request("POST", server.url + "/v1/echo", json={"a": 1}, headers={"x-k": "v"})
+    assert resp.status_code == 200 and resp.json() == {"ok": True}
+    assert server.last.json() == {"a": 1} and server.last.headers["x-k"] == "v"
+
+
+async def test_body_over_the_cap_is_refused(server: FakeServer) -> None:
+    server.add("GET", "/big", FakeResponse(body=b"x" * 5000))
+    server.add("GET", "/bigstream", FakeResponse(chunks=[b"x" * 3000, b"y" * 3000]))
+    async with build_client() as client:
+        ctx = CallContext(client=client, provider_id="t", max_response_bytes=4096)
+        with pytest.raises(InvalidResponseError, match="4096"):
+            await ctx.request("GET", server.url + "/big")
+        with pytest.raises(InvalidResponseError, match="limit"):
+            await ctx.request("GET", server.url + "/bigstream")
+
+
+async def test_policy_refuses_before_sending_and_on_redirect(server: FakeServer) -> None:
+    server.add("GET", "/hop", FakeResponse(status=302, headers={"location": "http://localhost:1/evil"}))
+    policy = UrlPolicy(["127.0.0.1"])
+    async with build_client(policy) as client:
+        ctx = CallContext(client=client, provider_id="t", url_policy=policy)
+        with pytest.raises(HostNotAllowedError, match="localhost"):
+            await ctx.request("GET", server.url + "/hop")
+        with pytest.raises(HostNotAllowedError):
+            await ctx.request("GET", "http://example.com/")
+    assert [r.path for r in server.requests] == ["/hop"]
+
+
+async def test_unreachable_host_is_typed_and_redacted() -> None:
+    async with build_client() as client:
+        ctx = CallContext(client=client, provider_id="t", redactor=Redactor(["canary-secret-123"]))
+        with pytest.raises(UnreachableError) as info:
+            await ctx.request("GET", "http://127.0.0.1:9/x?key=canary-secret-123")
+    assert "canary-secret-123" not in str(info.value)
+
+
+async def test_truncated_stream_raises_stream_interrupted(server: FakeServer) -> None:
+    server.add("POST", "/s", FakeResponse(chunks=["data: {}\n\n", 'data: {"a"'], abort_after=1))
+    async with build_client() as client:
+        ctx = CallContext(client=client, provider_id="t")
+        events = []
+        with pytest.raises(StreamInterruptedError):
+            async with ctx.stream("POST", server.url + "/s") as resp:
+                async for ev in aiter_sse(ctx.iter_bytes(resp)):
+                    events.append(ev)
+    assert [e.data for e in events] == ["{}"]
+
+
+def test_sse_line_endings_comments_and_multiline_data() -> None:
+    text = ": comment\r\nevent: a\r\ndata: 1\r\ndata: 2\r\n\r\ndata:x\rid: 7\r\rdata: cut"
+    events = list(iter_sse_text([text[:17], text[17:18], text[18:]]))
+    assert [(e.event, e.data, e.id) for e in events] == [("a", "1\n2", None), ("message", "x", "7")]
+
+
+def test_sse_split_crlf_across_chunks() -> None:
+    events = list(iter_sse_text(["data: 1\r", "\n\r", "\ndata: 2\r\n\r\n"]))
+    assert [e.data for e in events] == ["1", "2"]
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert parse_retry_after({"retry-after": "2"}) == 2.0
+    assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480.0) == 10.0
+    assert parse_retry_after({"retry-after": "soon"}) is None
+
+
+def test_error_for_status_maps_kinds() -> None:
+    err = error_for_status(429, "slow down", provider="p", headers=httpx.Headers({"retry-after": "3"}))
+    assert err.kind.value == "rate_limited" and err.retryable and err.retry_after == 3.0
+    assert error_for_status(401, "no", provider="p").kind.value == "credentials"
+    assert not error_for_status(404, "no", provider="p").retryable
+    assert error_for_status(503, "down", provider="p").retryable
+
+
+def test_redactor_masks_literals_and_patterns() -> None:
+    r = Redactor(["s3cr3t-value"])
+    out = r('key s3cr3t-value; Authorization: Bearer abcdefghijkl; "api_key": "zzzzzzzz"; sk-abcdefghijkl')
+    assert "s3cr3t-value" not in out and "abcdefghijkl" not in out and "zzzzzzzz" not in out
