@@ -309,6 +309,8 @@ SparseEmbeddingFn = Callable[
 ]
 RerankFn = Callable[[InferenceEndpoint, RerankRequest, "CallContext"], Awaitable[list[RerankResult]]]
 UrlsFn = Callable[[InferenceEndpoint, Mapping[str, Any]], Sequence[str]]
+SaveHookFn = Callable[[InferenceEndpoint, "CallContext", bool], Awaitable[None]]
+DeleteHookFn = Callable[[InferenceEndpoint, "CallContext"], Awaitable[None]]
 
 # Which call serves which task type; the collector checks a provider declares one for each.
 CALL_FOR_TASK: Mapping[TaskType, str] = MappingProxyType(
@@ -369,6 +371,11 @@ class Provider:
     urls: UrlsFn | None = None
     """The URLs a connector will call (for the allowedHosts check at save), from its settings and
     the host's settings for this provider."""
+    on_save: SaveHookFn | None = None
+    """Kibana's preSaveHook: called with `is_update` before a connector is stored; raising aborts the
+    save (e.g. the elastic provider creates its Elasticsearch inference endpoint here)."""
+    on_delete: DeleteHookFn | None = None
+    """Kibana's postDeleteHook: called after a connector is deleted; failures are logged, not fatal."""
     default_requests_per_minute: Mapping[TaskType, int] = field(default_factory=dict)
     """ES's default `rate_limit.requests_per_minute` per task type, used when a connector sets none."""
     description: str = ""
