@@ -387,7 +387,8 @@ class ValidatedConnector:
     def __repr__(self) -> str:
         return (
             f"ValidatedConnector(name={self.name!r}, provider={self.provider.id!r}, "
-            f"task_type={self.task_type.value!r}, inference_id={self.inference_id!r}, secrets={self.secrets!r})"
+            f"task_type={self.task_type.value!r}, inference_id={self.inference_id!r}, "
+            f"secrets={self.secrets!r})"
         )
 
     @property
