@@ -303,9 +303,9 @@ def schema_errors(validator: Draft202012Validator, instance: Any, prefix: str = 
     """Every error of `instance` against the validator's schema, as FieldErrors under `prefix`."""
     out: list[FieldError] = []
     root = validator.schema
-    for err in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+    for err in validator.iter_errors(instance):
         out += _messages(err, root, prefix)
-    return out
+    return sorted(dict.fromkeys(out), key=lambda e: e.path)  # some validators report an error twice
 
 
 def _json_fields(schema: Mapping[str, Any], data: Mapping[str, Any], prefix: str) -> list[FieldError]:

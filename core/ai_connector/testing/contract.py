@@ -1,0 +1,192 @@
+"""The provider contract kit: subclass `ProviderContract` in your plugin's tests to prove it.
+
+    from ai_connector.testing.contract import ProviderContract
+
+    class TestContract(ProviderContract):
+        provider_id = "echo"
+
+        def connector_settings(self, base_url, task_type):
+            return {"model_id": "m", "url": base_url}, {"api_key": self.canary}
+
+        def serve_rejected_credentials(self, server):
+            server.add("*", "/.*", FakeResponse.json({"error": "bad key"}, status=401))
+
+It checks the declaration, the schemas against the meta-schema, the task types, that registration
+imports no heavy dependency, the ES descriptor export, and that `test()` fails cleanly — with the
+right failure kind and without the secret anywhere — on rejected credentials and an unreachable host.
+Tests run their own event loop (`asyncio.run`), so no async pytest plugin is required.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from typing import Any, ClassVar
+
+import httpx
+import pluggy
+import pytest
+
+from ai_connector.context import CallContext
+from ai_connector.manager import ENTRY_POINT_GROUP, ProviderRegistry, check_provider, default_registry
+from ai_connector.types import FailureKind, Provider, TaskType, TestResult
+from ai_connector.validation import validate_connector
+
+__all__ = ["CANARY", "HEAVY_MODULES", "ProviderContract"]
+
+CANARY = "canary-secret-7d41e9b2c6a0f385"
+
+# Modules a provider must not import while registering (they cost hundreds of ms at host start).
+HEAVY_MODULES = (
+    "botocore",
+    "boto3",
+    "google.auth",
+    "google.oauth2",
+    "googleapiclient",
+    "grpc",
+    "aiohttp",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "cryptography",
+    "openai",
+    "anthropic",
+    "litellm",
+    "requests",
+    "numpy",
+    "torch",
+    "transformers",
+    "tiktoken",
+    "rich",
+)
+
+
+class ProviderContract:
+    """Base class of a provider's contract tests; set `provider_id` and implement the two hooks."""
+
+    provider_id: ClassVar[str]
+    canary: ClassVar[str] = CANARY
+
+    # -- what the author provides ----------------------------------------------------------------
+    def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(providerConfig, providerSecrets) aiming a connector at `base_url`, secrets = `self.canary`."""
+        raise NotImplementedError
+
+    def serve_rejected_credentials(self, server: Any) -> None:
+        """Add routes to the FakeServer answering every request as the provider does for a bad key."""
+        raise NotImplementedError
+
+    def host_settings(self, base_url: str) -> dict[str, Any]:
+        """The host's settings for this provider (override when the provider reads any)."""
+        return {}
+
+    def load_provider(self) -> Provider:
+        """The provider under test; by default the one installed under `provider_id`."""
+        return default_registry().get(self.provider_id)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _registry(self, provider: Provider) -> ProviderRegistry:
+        return ProviderRegistry({provider.id: provider}, [], pluggy.PluginManager("ai_connector"), {})
+
+    def _run_test(self, provider: Provider, task: TaskType, base_url: str) -> TestResult:
+        from ai_connector.http import build_client
+        from ai_connector.redaction import Redactor
+
+        settings, secrets = self.connector_settings(base_url, task)
+        document = {
+            "name": "contract",
+            "config": {"provider": provider.id, "taskType": task.value, "providerConfig": settings},
+            "secrets": {"providerSecrets": secrets},
+        }
+        connector = validate_connector(document, self._registry(provider))
+
+        async def go() -> TestResult:
+            async with build_client() as client:
+                ctx = CallContext(
+                    client=client,
+                    provider_id=provider.id,
+                    redactor=Redactor(connector.secrets.values_for_redaction()),
+                    host_settings=self.host_settings(base_url),
+                    timeout=httpx.Timeout(10.0),
+                )
+                return await asyncio.wait_for(provider.test(connector.endpoint(), ctx), 30)
+
+        return asyncio.run(go())
+
+    def _assert_no_canary(self, *texts: Any) -> None:
+        for text in texts:
+            assert self.canary not in str(text), "the secret leaked into a message, repr or log"
+
+    # -- the contract ----------------------------------------------------------------------------
+    def test_declaration_is_valid(self) -> None:
+        """The provider loads, its id is the one claimed, and every schema passes the meta-schema."""
+        provider = self.load_provider()
+        assert provider.id == self.provider_id
+        assert provider.name.strip(), "a provider needs a display name"
+        assert check_provider(provider) == []
+
+    def test_task_types_are_known_and_served(self) -> None:
+        """Every declared task type is a known one with its inference call."""
+        provider = self.load_provider()
+        assert provider.task_types and provider.task_types <= set(TaskType)
+        for task in provider.task_types:
+            assert callable(provider.call_for(task)), f"no call for {task.value}"
+
+    def test_descriptor_export(self) -> None:
+        """The provider renders as an Elasticsearch `_services` entry with labelled fields."""
+        from ai_connector.descriptor import service_descriptor
+
+        provider = self.load_provider()
+        desc = service_descriptor(provider)
+        assert desc["service"] == provider.id and desc["task_types"]
+        for key, entry in desc["configurations"].items():
+            assert entry["label"], f"field {key} has no label"
+            assert entry["type"] in ("str", "int", "bool", "list", "map")
+            assert set(entry["supported_task_types"]) <= set(desc["task_types"])
+
+    def test_registration_imports_nothing_heavy(self) -> None:
+        """Loading the entry point and calling the hook imports no SDK (they belong inside calls)."""
+        code = textwrap.dedent(
+            f"""
+            import json, sys
+            from importlib.metadata import entry_points
+            eps = [e for e in entry_points(group={ENTRY_POINT_GROUP!r}) if e.name == {self.provider_id!r}]
+            module = eps[0].load()
+            list(module.ai_connector_providers() or [])
+            heavy = {list(HEAVY_MODULES)!r}
+            print(json.dumps(sorted(h for h in heavy if h in sys.modules)))
+            """
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+    def test_rejected_credentials_fail_cleanly(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Save & test with refused credentials: failed, kind credentials, the secret nowhere."""
+        from ai_connector.testing.fakeserver import FakeServer
+
+        provider = self.load_provider()
+        caplog.set_level(logging.DEBUG)
+        for task in sorted(provider.task_types):
+            with FakeServer() as server:
+                self.serve_rejected_credentials(server)
+                result = self._run_test(provider, task, server.url)
+                assert server.requests, f"{task.value}: test() sent no request"
+            assert not result.ok, f"{task.value}: test() succeeded with rejected credentials"
+            assert result.failure is FailureKind.CREDENTIALS, f"{task.value}: failure was {result.failure}"
+            self._assert_no_canary(result.message, repr(result), result.to_dict(), caplog.text)
+
+    def test_unreachable_host_fails_cleanly(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Save & test against a closed port: failed as unreachable (or timeout), the secret nowhere."""
+        provider = self.load_provider()
+        caplog.set_level(logging.DEBUG)
+        task = sorted(provider.task_types)[0]
+        result = self._run_test(provider, task, "http://127.0.0.1:9")
+        assert not result.ok
+        assert result.failure in (FailureKind.UNREACHABLE, FailureKind.TIMEOUT), result
+        self._assert_no_canary(result.message, repr(result), caplog.text)
