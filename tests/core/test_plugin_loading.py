@@ -103,7 +103,10 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_keep_working(dis
 
 
 def test_a_hook_that_raises_is_reported_and_unregistered(dists: Dists) -> None:
-    src = "from ai_connector.plugin import hookimpl\n@hookimpl\ndef ai_connector_providers():\n    raise RuntimeError('boom')\n"
+    src = (
+        "from ai_connector.plugin import hookimpl\n"
+        "@hookimpl\ndef ai_connector_providers():\n    raise RuntimeError('boom')\n"
+    )
     dists.add("raising-llm", "raising", "raising_plugin", src)
     registry = load_registry()
     info = status(registry, "raising")
@@ -176,5 +179,5 @@ def test_strict_mode_turns_a_failure_into_an_error(dists: Dists, monkeypatch: py
 
 def test_unknown_provider_lookup_names_what_is_available(dists: Dists) -> None:
     dists.add("acme-llm", "acme", "acme_llm_plugin", plugin_source("acme"))
-    with pytest.raises(LookupError, match="available: .*acme"):
+    with pytest.raises(LookupError, match=r"available: .*acme"):
         load_registry().get("nope")
