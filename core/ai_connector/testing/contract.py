@@ -41,6 +41,7 @@ __all__ = ["CANARY", "HEAVY_MODULES", "ProviderContract"]
 CANARY = "canary-secret-7d41e9b2c6a0f385"
 
 # Modules a provider must not import while registering (they cost hundreds of ms at host start).
+# Not rich: httpx itself imports it whenever it is installed (for its own CLI).
 HEAVY_MODULES = (
     "botocore",
     "boto3",
@@ -62,7 +63,6 @@ HEAVY_MODULES = (
     "torch",
     "transformers",
     "tiktoken",
-    "rich",
 )
 
 
