@@ -1,0 +1,55 @@
+"""Cold start of `ai-connector providers --json` (every built-in provider discovered, its schemas
+checked against the meta-schema, descriptors rendered) against the bare import of the libraries the
+core stands on, measured alternately in one run. Goal: ratio <= 1.3.
+
+    .venv/bin/python benchmarks/startup.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, env=env, check=False)
+    elapsed = time.perf_counter() - start
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {out.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    script = shutil.which("ai-connector", path=str(Path(sys.executable).parent)) or "ai-connector"
+    target = [script, "providers", "--json"]
+    baseline = [sys.executable, "-c", "import httpx, pydantic, jsonschema, pluggy"]
+
+    listed = json.loads(subprocess.run(target, capture_output=True, env=env, check=True).stdout)
+    for _ in range(2):  # warm the OS file cache and byte-code for both
+        timed(target, env), timed(baseline, env)
+    ours, base = [], []
+    for _ in range(args.runs):
+        ours.append(timed(target, env))
+        base.append(timed(baseline, env))
+    m_ours, m_base = statistics.median(ours), statistics.median(base)
+    print(f"providers discovered: {len(listed)} ({', '.join(d['service'] for d in listed)})")
+    print(f"runs: {args.runs} each, alternating")
+    print(f"baseline  python -c 'import httpx, pydantic, jsonschema, pluggy': median {m_base * 1000:7.1f} ms")
+    print(f"ai-connector providers --json:                          median {m_ours * 1000:7.1f} ms")
+    print(f"ratio: {m_ours / m_base:.2f} (goal <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
