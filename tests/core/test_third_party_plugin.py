@@ -54,7 +54,11 @@ def test_example_plugin_installs_is_discovered_and_uninstalls(fresh_env: Path) -
     providers, plugins = discover(fresh_env)
     assert "ollama" in providers
     info = next(p for p in plugins if p["name"] == "ollama")
-    assert (info["distribution"], info["version"], info["status"]) == ("ai-connector-ollama", "0.1.0", "active")
+    assert (info["distribution"], info["version"], info["status"]) == (
+        "ai-connector-ollama",
+        "0.1.0",
+        "active",
+    )
     cli = run(py, "-m", "ai_connector.cli", "providers", "--json")
     assert cli.returncode == 0, cli.stderr
     assert "ollama" in [d["service"] for d in json.loads(cli.stdout)]
