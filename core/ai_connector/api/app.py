@@ -1,0 +1,139 @@
+"""The FastAPI application: Kibana's connector routes on top of a ConnectorService.
+
+`create_app(service)` serves a service the caller owns (and closes); `create_app(settings=...)`
+(or no argument: settings from the environment) opens one on startup and closes it on shutdown.
+Authentication and the CSRF header are checked by an ASGI middleware before any body is parsed,
+so an anonymous caller learns nothing, not even whether its JSON was valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import ai_connector
+from ai_connector.api.auth import ApiKeyAuth, require_xsrf
+from ai_connector.api.errors import ApiError, install_error_handlers, response_for
+from ai_connector.api.routes import router
+
+if TYPE_CHECKING:
+    from ai_connector.host.service import ConnectorService
+    from ai_connector.host.settings import HostSettings
+    from ai_connector.manager import ProviderRegistry
+
+__all__ = ["PROTECTED_PREFIXES", "create_app"]
+
+# Everything under these needs an API key; the web page and the OpenAPI document do not.
+PROTECTED_PREFIXES = ("/api/actions", "/internal/")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+class AuthMiddleware:
+    """Authenticates `/api/actions/*` and `/internal/*` calls and requires `kbn-xsrf` on mutating ones."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        auth: ApiKeyAuth | None = getattr(self.api.state, "auth", None)
+        try:
+            if auth is None:
+                raise ApiError(503, "the connector service is not ready")
+            principal = auth.authenticate(headers.get("authorization"), scope["path"])
+            require_xsrf(scope["method"], headers)
+        except ApiError as exc:
+            await response_for(exc)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "apiKeyAuth": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`ApiKey <key>`; keys map to the `all` or `read` privilege.",
+        }
+    }
+    schema["security"] = [{"apiKeyAuth": []}]
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(
+    service: ConnectorService | None = None,
+    settings: HostSettings | None = None,
+    *,
+    registry: ProviderRegistry | None = None,
+    api_keys: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """The HTTP API app.
+
+    `service`: a ConnectorService the caller opened and will close. Without one, the app opens
+    `ConnectorService.open(settings, registry=registry)` on startup. `api_keys` (key -> `all` |
+    `read`) overrides `settings.api_keys`; with no key at all every protected route answers 401.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = None
+        if app.state.service is None:
+            from ai_connector.host.service import ConnectorService
+
+            owned = await ConnectorService.open(settings, registry=registry)
+            app.state.service = owned
+            if app.state.auth is None:
+                app.state.auth = ApiKeyAuth(api_keys if api_keys is not None else owned.settings.api_keys)
+        try:
+            yield
+        finally:
+            if owned is not None:
+                app.state.service = None
+                await owned.aclose()
+
+    app = FastAPI(
+        title="ai-connector",
+        version=ai_connector.__version__,
+        description=(
+            "Kibana's AI Connector (`.inference`) connector API: saved connections to LLM services, "
+            "Save & test, execute (streaming as server-sent events), and Elasticsearch's "
+            "`_inference/_services` descriptors. Authenticate with `Authorization: ApiKey <key>`; "
+            "mutating calls need a `kbn-xsrf` header."
+        ),
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    keys = api_keys
+    if keys is None:
+        source = settings if settings is not None else getattr(service, "settings", None)
+        keys = getattr(source, "api_keys", None)
+    app.state.auth = ApiKeyAuth(keys) if keys is not None else None
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(AuthMiddleware, api=app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,145 @@
+"""Kibana's error bodies: `{statusCode, error, message}` (plus `attributes` when a validation error
+has per-field details), and the mapping from the host's exceptions to them."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ai_connector.errors import AIConnectorError, ConfigValidationError, HostNotAllowedError
+
+__all__ = ["ApiError", "error_body", "install_error_handlers", "status_of"]
+
+log = logging.getLogger("ai_connector.api")
+
+INTERNAL_ERROR_MESSAGE = "An internal server error occurred."  # Kibana's text for a 500
+
+
+class ApiError(Exception):
+    """A refusal decided at the HTTP edge (authentication, CSRF, privileges)."""
+
+    def __init__(self, status_code: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.headers = headers
+
+
+def error_body(status_code: int, message: str, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Kibana's error response body."""
+    body: dict[str, Any] = {
+        "statusCode": status_code,
+        "error": HTTPStatus(status_code).phrase,
+        "message": message,
+    }
+    if attributes:
+        body["attributes"] = attributes
+    return body
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status a host exception stands for, or None when it is not one of ours.
+
+    The host's errors (`ai_connector.host.errors.HostError`) carry `status_code`; the core's
+    validation and URL-policy refusals are the caller's fault, so 400.
+    """
+    code = getattr(exc, "status_code", None)
+    if isinstance(exc, AIConnectorError) and isinstance(code, int):
+        return code
+    if isinstance(exc, ConfigValidationError | HostNotAllowedError | LookupError):
+        return 400
+    if isinstance(exc, AIConnectorError):
+        return 400
+    return None
+
+
+def _attributes(exc: BaseException) -> dict[str, Any] | None:
+    """Per-field validation errors (path, field, label, message) so a form can mark its fields."""
+    errors = getattr(exc, "errors", None)
+    if isinstance(exc, ConfigValidationError) or (
+        isinstance(errors, tuple | list) and errors and hasattr(errors[0], "to_dict")
+    ):
+        return {"errors": [e.to_dict() for e in errors]}  # type: ignore[union-attr]
+    cause = exc.__cause__
+    if isinstance(cause, ConfigValidationError):
+        return {"errors": [e.to_dict() for e in cause.errors]}
+    return None
+
+
+def _message(exc: BaseException) -> str:
+    msg = getattr(exc, "message", None)
+    return msg if isinstance(msg, str) and msg else str(exc)
+
+
+def response_for(exc: BaseException) -> JSONResponse:
+    """The JSON response for a host or API exception (500 with Kibana's generic text otherwise)."""
+    if isinstance(exc, ApiError):
+        return JSONResponse(error_body(exc.status_code, exc.message), exc.status_code, headers=exc.headers)
+    status = status_of(exc)
+    if status is None or (status >= 500 and not isinstance(exc, AIConnectorError)):
+        log.error("unhandled error in the HTTP API: %s", type(exc).__name__, exc_info=exc)
+        return JSONResponse(error_body(500, INTERNAL_ERROR_MESSAGE), 500)
+    return JSONResponse(error_body(status, _message(exc), _attributes(exc)), status)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    where = list(loc)
+    if where and where[0] == "body":
+        where[0] = "request body"
+    elif where and where[0] in ("path", "query", "header"):
+        where[0] = f"request {where[0]}"
+    return ".".join(str(p) for p in where)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """Kibana's `[request body.name]: expected value of type [string] but got [undefined]` style."""
+    parts = []
+    for err in exc.errors():
+        loc = _loc(tuple(err.get("loc", ())))
+        if err.get("type") == "missing":
+            parts.append(f"[{loc}]: expected value of type [{_expected(err)}] but got [undefined]")
+        elif err.get("type") == "extra_forbidden":
+            parts.append(f"[{loc}]: definition for this key is missing")
+        elif err.get("type") == "json_invalid":
+            parts.append("[request body]: " + "Invalid JSON in the request body")
+        else:
+            parts.append(f"[{loc}]: {err.get('msg', 'invalid value')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _expected(err: dict[str, Any]) -> str:
+    field = str(err.get("loc", ("",))[-1])
+    return {"config": "Object", "secrets": "Object", "params": "Object"}.get(field, "string")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves the API in Kibana's shape."""
+
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        return response_for(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse(error_body(400, _validation_message(exc)), 400)
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return JSONResponse(
+            error_body(
+                exc.status_code, str(exc.detail) if exc.detail else HTTPStatus(exc.status_code).phrase
+            ),
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(AIConnectorError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_api_error)

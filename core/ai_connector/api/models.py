@@ -1,0 +1,140 @@
+"""Pydantic models at the HTTP edge: Kibana's request bodies (strict: unknown keys are a 400) and
+response shapes. Response models list exactly Kibana's fields, so nothing else (a secret!) can
+leave even if a layer below returned it; deeper validation of `config`/`secrets` is the service's."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ConnectorListItem",
+    "ConnectorResponse",
+    "ConnectorTypeResponse",
+    "CreateConnectorRequest",
+    "ErrorResponse",
+    "ExecuteRequest",
+    "ExecuteResponse",
+    "ServiceDescriptor",
+    "TestResponse",
+    "UpdateConnectorRequest",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateConnectorRequest(_Strict):
+    """`POST /api/actions/connector[/{id}]` (and an unsaved `_test`)."""
+
+    name: str = Field(description="The connector's display name.")
+    connector_type_id: str = Field(description='Always ".inference" (Kibana\'s AI Connector type).')
+    config: dict[str, Any] = Field(
+        description="provider, taskType, inferenceId, providerConfig, taskTypeConfig, contextWindowLength"
+    )
+    secrets: dict[str, Any] = Field(
+        default_factory=dict, description="{providerSecrets: {...}}; write-only, never returned."
+    )
+
+
+class UpdateConnectorRequest(_Strict):
+    """`PUT /api/actions/connector/{id}`: the type is fixed; secrets must be sent again."""
+
+    name: str
+    config: dict[str, Any]
+    secrets: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecuteRequest(_Strict):
+    """`POST /api/actions/connector/{id}/_execute`: `{params: {subAction, subActionParams}}`."""
+
+    params: dict[str, Any] = Field(
+        description="subAction (unified_completion, unified_completion_stream, completion, "
+        "text_embedding, sparse_embedding, rerank) and its subActionParams"
+    )
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ConnectorResponse(_Response):
+    """A connector as Kibana returns it: never any secret (A3.1)."""
+
+    id: str
+    name: str
+    config: dict[str, Any] | None = None
+    connector_type_id: str
+    is_preconfigured: bool
+    is_deprecated: bool
+    is_missing_secrets: bool | None = None
+    is_system_action: bool
+    is_connector_type_deprecated: bool
+    auth_mode: str | None = None
+
+
+class ConnectorListItem(ConnectorResponse):
+    """An entry of `GET /api/actions/connectors` (preconfigured ones without config unless exposed)."""
+
+    referenced_by_count: int = 0
+
+
+class ConnectorTypeResponse(_Response):
+    """An entry of `GET /api/actions/connector_types` (A5.3)."""
+
+    id: str
+    name: str
+    enabled: bool
+    enabled_in_config: bool
+    enabled_in_license: bool
+    minimum_license_required: str
+    supported_feature_ids: list[str]
+    is_system_action_type: bool
+    is_deprecated: bool | None = None
+    is_testable: bool | None = None
+
+
+class ExecuteResponse(_Response):
+    """`{status: "ok", connector_id, data}` or `{status: "error", connector_id, message,
+    service_message, retry, errorSource}`; a connector-level failure is still HTTP 200."""
+
+    status: Literal["ok", "error"]
+    connector_id: str
+    data: Any = None
+    message: str | None = None
+    service_message: str | None = None
+    retry: bool | None = None
+    errorSource: str | None = None  # Kibana's field name
+
+
+class TestResponse(_Response):
+    """*Save & test*: succeeded or failed, why, and how long the provider took."""
+
+    __test__ = False
+
+    connector_id: str | None = None
+    status: Literal["succeeded", "failed"]
+    message: str
+    latency_ms: float | None
+    failure: str | None
+    status_code: int | None
+
+
+class ServiceDescriptor(_Response):
+    """An Elasticsearch `GET _inference/_services` entry."""
+
+    service: str
+    name: str
+    task_types: list[str]
+    configurations: dict[str, dict[str, Any]]
+
+
+class ErrorResponse(_Response):
+    """Kibana's error body."""
+
+    statusCode: int
+    error: str
+    message: str
+    attributes: dict[str, Any] | None = None

@@ -1,0 +1,436 @@
+"""Kibana's connector routes (`/api/actions/...`), the `_test` route, and Elasticsearch's
+`_inference/_services` descriptors, each a thin shell over the ConnectorService."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+
+from ai_connector.api.auth import Principal, unauthorized_message
+from ai_connector.api.errors import ApiError, status_of
+from ai_connector.api.models import (
+    ConnectorListItem,
+    ConnectorResponse,
+    ConnectorTypeResponse,
+    CreateConnectorRequest,
+    ErrorResponse,
+    ExecuteRequest,
+    ExecuteResponse,
+    ServiceDescriptor,
+    TestResponse,
+    UpdateConnectorRequest,
+)
+
+if TYPE_CHECKING:
+    from ai_connector.host.service import ConnectorService
+
+__all__ = ["router"]
+
+log = logging.getLogger("ai_connector.api")
+T = TypeVar("T")
+
+STREAM_SUB_ACTION = "unified_completion_stream"
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in (
+        (400, "Bad Request: validation failed, missing kbn-xsrf header, preconfigured connector"),
+        (401, "Unauthorized: missing or wrong API key"),
+        (403, "Forbidden: privilege, license or connector type not enabled"),
+    )
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Not Found"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorResponse, "description": "Conflict"}}
+
+router = APIRouter()
+
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies
+
+
+def service(request: Request) -> ConnectorService:
+    """The app's ConnectorService."""
+    svc = request.app.state.service
+    if svc is None:
+        raise ApiError(503, "the connector service is not ready")
+    return svc  # type: ignore[no-any-return]
+
+
+def principal(request: Request) -> Principal:
+    """The caller, authenticated by the middleware."""
+    who = request.scope.get("state", {}).get("principal")
+    if not isinstance(who, Principal):  # a route mounted outside the protected prefixes
+        raise ApiError(401, f"missing authentication credentials for REST request [{request.url.path}]")
+    return who
+
+
+async def _audit_denied(svc: Any, who: Principal, operation: str, connector_id: str | None) -> None:
+    """Kibana writes the failure audit event before it throws the 403 (A4.3, A7.2)."""
+    hook = getattr(svc, "audit_denied", None)
+    if hook is None:
+        return
+    result = hook(operation, connector_id=connector_id, user=who.id)
+    if asyncio.iscoroutine(result):
+        await result
+
+
+def writer(operation: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that lets only `all` keys through; `read` gets Kibana's 403 for `operation`."""
+
+    async def dependency(request: Request, who: Caller) -> Principal:
+        if not who.can_write:
+            await _audit_denied(service(request), who, operation, request.path_params.get("id"))
+            raise ApiError(403, unauthorized_message(operation))
+        return who
+
+    return dependency
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Creator = Annotated[Principal, Depends(writer("create"))]
+Updater = Annotated[Principal, Depends(writer("update"))]
+Deleter = Annotated[Principal, Depends(writer("delete"))]
+
+# ---------------------------------------------------------------------------------------------
+# Client disconnects
+
+
+class ClientDisconnected(Exception):
+    """The HTTP client went away while we waited for the provider."""
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    # The body has been read; the next message the server hands us is the disconnect.
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def until_disconnect(request: Request, awaitable: Awaitable[T]) -> T:
+    """Await `awaitable`, cancelling it if the client disconnects first (Kibana's execute route
+    passes the request's abort signal to the connector the same way)."""
+    task = asyncio.ensure_future(awaitable)
+    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise ClientDisconnected()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if not task.done():
+            task.cancel()
+
+
+def _is_http_error(exc: BaseException) -> bool:
+    """Host refusals (not found, forbidden, conflict...) are HTTP errors; every other failure of
+    an execution is a connector-level error reported as HTTP 200 with `status: "error"`."""
+    return isinstance(getattr(exc, "status_code", None), int) or not hasattr(exc, "__class__")
+
+
+def execute_error(connector_id: str, exc: BaseException) -> dict[str, Any]:
+    """Kibana's connector-level failure body for an exception raised by the runtime."""
+    from ai_connector.errors import ConfigValidationError, ProviderError
+
+    if isinstance(exc, ConfigValidationError):
+        return {
+            "status": "error",
+            "connector_id": connector_id,
+            "message": f"error validating action params: {exc}",
+            "retry": False,
+            "errorSource": "framework",
+        }
+    retry = bool(getattr(exc, "retryable", False))
+    service_message = getattr(exc, "message", None) or str(exc)
+    return {
+        "status": "error",
+        "connector_id": connector_id,
+        "message": "an error occurred while running the action",
+        "service_message": service_message,
+        "retry": retry,
+        "errorSource": "user" if isinstance(exc, ProviderError) and not retry else "framework",
+    }
+
+
+def _stream_error_event(exc: BaseException) -> dict[str, Any]:
+    from ai_connector.errors import AIConnectorError
+
+    if not isinstance(exc, AIConnectorError):
+        log.error("stream failed: %s", type(exc).__name__, exc_info=exc)
+        return {"error": {"message": "An internal server error occurred.", "type": "internal"}}
+    kind = getattr(exc, "kind", None) or getattr(exc, "failure", None)
+    return {
+        "error": {
+            "message": getattr(exc, "message", None) or str(exc),
+            "type": getattr(kind, "value", kind) or type(exc).__name__,
+            "status": getattr(exc, "status", None),
+            "retry": bool(getattr(exc, "retryable", False)),
+        }
+    }
+
+
+def _sse(data: Any) -> bytes:
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def _sse_stream(
+    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
+) -> AsyncIterator[bytes]:
+    try:
+        if first is not None:
+            yield _sse(first)
+            async for chunk in rest:
+                yield _sse(chunk)
+        yield b"data: [DONE]\n\n"
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # after the first byte the status is sent: report in-band, once
+        yield _sse(_stream_error_event(exc))
+    finally:
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Connector types and services
+
+
+@router.get(
+    "/api/actions/connector_types",
+    response_model=list[ConnectorTypeResponse],
+    response_model_exclude_unset=True,
+    tags=["connector types"],
+    summary="List connector types",
+    responses={401: ERRORS[401]},
+)
+async def get_connector_types(
+    request: Request,
+    _who: Caller,
+    feature_id: Annotated[str | None, Query(description="Only types that support this feature.")] = None,
+) -> list[dict[str, Any]]:
+    """Kibana's connector types with license and config enablement (no privilege needed)."""
+    types = service(request).connector_types()
+    if feature_id is not None:
+        types = [t for t in types if feature_id in t.get("supported_feature_ids", [])]
+    return types
+
+
+@router.get(
+    "/internal/_inference/_services",
+    response_model=list[ServiceDescriptor],
+    tags=["inference"],
+    summary="Elasticsearch `_inference/_services` descriptors",
+    responses={401: ERRORS[401]},
+)
+async def get_services(request: Request, _who: Caller) -> list[dict[str, Any]]:
+    """Every loaded provider as an Elasticsearch service descriptor (what the Kibana form renders)."""
+    from ai_connector.descriptor import service_descriptor
+
+    providers = sorted(service(request).registry, key=lambda p: p.id)
+    return [service_descriptor(p) for p in providers]
+
+
+# ---------------------------------------------------------------------------------------------
+# Connectors
+
+
+@router.get(
+    "/api/actions/connectors",
+    response_model=list[ConnectorListItem],
+    response_model_exclude_unset=True,
+    tags=["connectors"],
+    summary="Get all connectors",
+    responses={401: ERRORS[401], 403: ERRORS[403]},
+)
+async def list_connectors(request: Request, who: Caller) -> list[dict[str, Any]]:
+    """Saved and preconfigured connectors (preconfigured ones without config unless exposed)."""
+    return await service(request).list(user=who.id)
+
+
+@router.post(
+    "/api/actions/connector/_test",
+    response_model=TestResponse,
+    tags=["connectors"],
+    summary="Test an unsaved connector",
+    responses={**ERRORS},
+)
+async def test_unsaved_connector(request: Request, body: CreateConnectorRequest, who: Creator) -> Any:
+    """Run the provider's test routine on a connector that is not saved (needs `all`: the caller
+    chooses the URL the host will call)."""
+    try:
+        result = await until_disconnect(request, service(request).test(body=body.model_dump(), user=who.id))
+    except ClientDisconnected:
+        return Response(status_code=499)
+    return result.to_dict()
+
+
+@router.post(
+    "/api/actions/connector",
+    response_model=ConnectorResponse,
+    response_model_exclude_unset=True,
+    tags=["connectors"],
+    summary="Create a connector",
+    responses={**ERRORS, **CONFLICT},
+)
+async def create_connector(request: Request, body: CreateConnectorRequest, who: Creator) -> dict[str, Any]:
+    """Validate, check the host's rules, encrypt the secrets and save (never returns secrets)."""
+    return await service(request).create(body.model_dump(), user=who.id)
+
+
+@router.post(
+    "/api/actions/connector/{id}",
+    response_model=ConnectorResponse,
+    response_model_exclude_unset=True,
+    tags=["connectors"],
+    summary="Create a connector with a chosen id",
+    responses={**ERRORS, **CONFLICT},
+)
+async def create_connector_with_id(
+    id: str, request: Request, body: CreateConnectorRequest, who: Creator
+) -> dict[str, Any]:
+    """As `POST /api/actions/connector`, with the id given in the path (409 when it exists)."""
+    return await service(request).create(body.model_dump(), connector_id=id, user=who.id)
+
+
+@router.get(
+    "/api/actions/connector/{id}",
+    response_model=ConnectorResponse,
+    response_model_exclude_unset=True,
+    tags=["connectors"],
+    summary="Get a connector",
+    responses={**ERRORS, **NOT_FOUND},
+)
+async def get_connector(id: str, request: Request, who: Caller) -> dict[str, Any]:
+    """One connector, without its secrets."""
+    return await service(request).get(id, user=who.id)
+
+
+@router.put(
+    "/api/actions/connector/{id}",
+    response_model=ConnectorResponse,
+    response_model_exclude_unset=True,
+    tags=["connectors"],
+    summary="Update a connector",
+    responses={**ERRORS, **NOT_FOUND, **CONFLICT},
+)
+async def update_connector(
+    id: str, request: Request, body: UpdateConnectorRequest, who: Updater
+) -> dict[str, Any]:
+    """Replace name and config; the provider and task type are fixed and secrets must be resent."""
+    return await service(request).update(id, body.model_dump(), user=who.id)
+
+
+@router.delete(
+    "/api/actions/connector/{id}",
+    status_code=204,
+    response_class=Response,
+    tags=["connectors"],
+    summary="Delete a connector",
+    responses={**ERRORS, **NOT_FOUND},
+)
+async def delete_connector(id: str, request: Request, who: Deleter) -> Response:
+    """Delete for good ("When you delete a connector, it cannot be recovered.")."""
+    await service(request).delete(id, user=who.id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/actions/connector/{id}/_test",
+    response_model=TestResponse,
+    tags=["connectors"],
+    summary="Test a saved connector",
+    responses={**ERRORS, **NOT_FOUND},
+)
+async def test_connector(id: str, request: Request, who: Caller) -> Any:
+    """Run the provider's test routine (Kibana's default inputs) with the host's timeout."""
+    try:
+        result = await until_disconnect(request, service(request).test(id, user=who.id))
+    except ClientDisconnected:
+        return Response(status_code=499)
+    return {"connector_id": id, **result.to_dict()}
+
+
+@router.post(
+    "/api/actions/connector/{id}/_execute",
+    response_model=ExecuteResponse,
+    response_model_exclude_unset=True,
+    tags=["connectors"],
+    summary="Run a connector",
+    responses={
+        **ERRORS,
+        **NOT_FOUND,
+        200: {
+            "description": "The result; a connector-level failure is also a 200 with status "
+            '"error". `unified_completion_stream` answers as server-sent events.',
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+    },
+)
+async def execute_connector(id: str, request: Request, body: ExecuteRequest, who: Caller) -> Any:
+    """Kibana's `_execute`: `{params: {subAction, subActionParams}}`. A client disconnect cancels
+    the provider call."""
+    svc = service(request)
+    params = body.params
+    sub_action = params.get("subAction")
+    sub_params = params.get("subActionParams")
+    if sub_action == STREAM_SUB_ACTION:
+        return await _execute_stream(request, svc, id, sub_params or {}, who)
+    try:
+        return await until_disconnect(request, svc.execute(id, sub_action, sub_params or {}, user=who.id))
+    except ClientDisconnected:
+        return Response(status_code=499)
+
+
+async def _execute_stream(
+    request: Request, svc: ConnectorService, connector_id: str, params: dict[str, Any], who: Principal
+) -> Response:
+    stream = svc.stream(connector_id, params, user=who.id)
+    iterator = stream.__aiter__()
+    try:
+        first: dict[str, Any] | None = await until_disconnect(request, iterator.__anext__())
+    except StopAsyncIteration:
+        first = None
+    except ClientDisconnected:
+        return Response(status_code=499)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            await iterator.aclose()  # type: ignore[attr-defined]
+        if status_of(exc) is not None and _is_http_error(exc):
+            raise
+        if status_of(exc) is None:
+            raise
+        # failed before the first chunk: the same 200 + status "error" body as a non-streamed run
+        return JSONResponse(execute_error(connector_id, exc))
+    return StreamingResponse(
+        _sse_stream(first, iterator),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The web page
+
+
+@router.get("/", include_in_schema=False)
+async def index() -> HTMLResponse:
+    """The Kibana-style *Create connector* flow, rendered from `/internal/_inference/_services`."""
+    from ai_connector.api.app import STATIC_DIR
+
+    return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
