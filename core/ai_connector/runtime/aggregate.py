@@ -1,0 +1,121 @@
+"""Kibana's aggregation of a chat stream into one `chat.completion` (stack_connectors inference
+`helpers.ts` `chunksIntoMessage`, and the checks of `performApiUnifiedCompletion`).
+
+- content deltas are concatenated; an empty result becomes `null`;
+- tool-call deltas are joined by `index`: their `id`, `function.name` and `function.arguments` are
+  concatenated; arguments that end up empty (or blank) become `"{}"`;
+- `usage` comes from the usage chunk; `object` is `"chat.completion"`; role is `"assistant"`;
+- a chunk whose `finish_reason` is `"length"` makes the whole call fail with the token-limit error
+  (Kibana's `createTokenLimitReachedError`); any error event of the stream fails it too.
+
+Two details differ from Kibana, on purpose: a chunk that carries both deltas and usage keeps both
+(Kibana's `scan` drops the deltas of such a chunk, which only OpenAI never sends), and the answer
+keeps the last `finish_reason` and `index: 0` on its choice (both optional in Kibana's
+UnifiedChatCompleteResponse schema, and what OpenAI clients read).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ai_connector.runtime.errors import TokenLimitReachedError
+from ai_connector.types import ChatChunk, Usage
+
+__all__ = ["ChatAggregator"]
+
+
+class ChatAggregator:
+    """Accumulates the ChatChunks of one stream; `result()` gives Kibana's `chat.completion`."""
+
+    __slots__ = (
+        "_content",
+        "_tools",
+        "created",
+        "finish_reason",
+        "id",
+        "length_reached",
+        "max_tokens",
+        "model",
+        "provider",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        model: str,
+        created: int,
+        max_tokens: int | None = None,
+        provider: str | None = None,
+    ) -> None:
+        self.id = id
+        self.model = model
+        self.created = created
+        self.max_tokens = max_tokens
+        self.provider = provider
+        self._content: list[str] = []
+        self._tools: dict[int, dict[str, Any]] = {}
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.length_reached = False
+
+    def add(self, chunk: ChatChunk) -> None:
+        """Fold one chunk in (Kibana keeps the id and model of the latest chunk that has them)."""
+        if chunk.id:
+            self.id = chunk.id
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.content:
+            self._content.append(chunk.content)
+        for delta in chunk.tool_calls:
+            call = self._tools.get(delta.index)
+            if call is None:
+                call = self._tools[delta.index] = {
+                    "id": "",
+                    "type": "function",
+                    "function": {"name": "", "arguments": ""},
+                }
+            if delta.id:
+                call["id"] += delta.id
+            if delta.name:
+                call["function"]["name"] += delta.name
+            if delta.arguments:
+                call["function"]["arguments"] += delta.arguments
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        if chunk.finish_reason is not None:
+            self.finish_reason = chunk.finish_reason
+            if chunk.finish_reason == "length":
+                self.length_reached = True
+
+    def token_limit_error(self) -> TokenLimitReachedError:
+        """The error Kibana raises for `finish_reason: "length"`, with the figures known so far."""
+        return TokenLimitReachedError(
+            token_limit=self.max_tokens,
+            token_count=None if self.usage is None else self.usage.completion_tokens,
+            provider=self.provider,
+        )
+
+    def result(self) -> dict[str, Any]:
+        """The aggregated `chat.completion`; raises TokenLimitReachedError after a `length` finish."""
+        if self.length_reached:
+            raise self.token_limit_error()
+        content = "".join(self._content)
+        message: dict[str, Any] = {"role": "assistant", "content": content or None, "refusal": None}
+        if self._tools:
+            calls = [self._tools[i] for i in sorted(self._tools)]
+            for call in calls:
+                if not call["function"]["arguments"].strip():
+                    call["function"]["arguments"] = "{}"
+            message["tool_calls"] = calls
+        out: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+        }
+        if self.usage is not None:
+            out["usage"] = self.usage.to_dict()
+        return out

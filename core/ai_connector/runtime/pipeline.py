@@ -1,0 +1,438 @@
+"""`Runtime`: runs a validated connector's sub-actions through its provider, the same way for every
+provider: params validated, context window checked, rate limit waited for, the call retried when it
+may help, its stream turned into OpenAI chunks (or aggregated as Kibana does), errors typed and
+redacted, and cancellation closing the upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import random as _random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from ai_connector.context import CallContext
+from ai_connector.errors import (
+    AIConnectorError,
+    HostNotAllowedError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    UnreachableError,
+)
+from ai_connector.http import build_client
+from ai_connector.redaction import RedactingLogger, Redactor
+from ai_connector.runtime.aggregate import ChatAggregator
+from ai_connector.runtime.ratelimit import RateLimiter
+from ai_connector.runtime.retry import RetryPolicy
+from ai_connector.runtime.settings import RuntimeSettings
+from ai_connector.runtime.subactions import STREAM_SUB_ACTION, parse_params, sub_action
+from ai_connector.runtime.tokens import check_context_window
+from ai_connector.runtime.transport import resolve
+from ai_connector.types import ChatChunk, ChatRequest, FailureKind, TaskType, TestResult
+from ai_connector.urlpolicy import UrlPolicy
+
+if TYPE_CHECKING:
+    from ai_connector.manager import ProviderRegistry
+    from ai_connector.validation import ValidatedConnector
+
+__all__ = ["Runtime"]
+
+_log = logging.getLogger("ai_connector.runtime")
+T = TypeVar("T")
+
+_SECRET_KEY_WORDS = ("key", "secret", "token", "password", "credential", "auth")
+_HOOKS = ("on_save", "on_delete")
+_MODEL_SETTINGS = ("model_id", "model", "deployment_id")
+
+
+def _host_secret_values(settings: Mapping[str, Any]) -> list[str]:
+    """Values of the host's provider settings whose keys look secret (api_key, password, ...)."""
+    out: list[str] = []
+    for key, value in settings.items():
+        if isinstance(value, Mapping):
+            out += _host_secret_values(value)
+        elif isinstance(value, str) and any(w in str(key).lower() for w in _SECRET_KEY_WORDS):
+            out.append(value)
+    return out
+
+
+class Runtime:
+    """The host's inference pipeline; one per host, sharing one pooled HTTP client.
+
+    `clock`, `sleep` and `random` are injectable so tests drive backoff and the rate limiter
+    without waiting (they default to `time.monotonic`, `asyncio.sleep` and `random.random`).
+    """
+
+    def __init__(
+        self,
+        registry: ProviderRegistry,
+        settings: RuntimeSettings | None = None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        random: Callable[[], float] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings or RuntimeSettings()
+        self.url_policy = UrlPolicy(self.settings.allowed_hosts)
+        self.transport = resolve(self.settings.transport)
+        self._timeouts: dict[float, httpx.Timeout] = {}
+        self.client = client or build_client(
+            self.url_policy,
+            transport=self.transport,
+            timeout=self._timeout(self.settings.timeout),
+            max_connections=self.settings.max_connections,
+        )
+        self.retry_policy = RetryPolicy(
+            max_attempts=self.settings.max_attempts, max_retry_wait=self.settings.max_retry_wait
+        )
+        self._clock = clock or time.monotonic
+        self._sleep = sleep or asyncio.sleep
+        self._random = random or _random.random
+        self.rate_limiter = RateLimiter(clock=self._clock, sleep=self._sleep)
+        self._host_secrets = {
+            pid: _host_secret_values(values) for pid, values in self.settings.provider_settings.items()
+        }
+        self._redaction: dict[tuple[str, tuple[str, ...]], tuple[Redactor, RedactingLogger]] = {}
+
+    # -- context ------------------------------------------------------------------------------------
+    def _timeout(self, seconds: float) -> httpx.Timeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = httpx.Timeout(seconds, connect=min(self.settings.connect_timeout, seconds))
+            if len(self._timeouts) < 64:
+                self._timeouts[seconds] = timeout
+        return timeout
+
+    def _redaction_for(self, connector: ValidatedConnector) -> tuple[Redactor, RedactingLogger]:
+        provider_id = connector.provider.id
+        key = (provider_id, tuple(connector.secrets.values_for_redaction()))
+        hit = self._redaction.get(key)
+        if hit is None:
+            redactor = Redactor([*key[1], *self._host_secrets.get(provider_id, ())])
+            logger = RedactingLogger(logging.getLogger(f"ai_connector.provider.{provider_id}"), redactor)
+            if len(self._redaction) >= 512:
+                self._redaction.clear()
+            hit = self._redaction[key] = (redactor, logger)
+        return hit
+
+    def context(self, connector: ValidatedConnector, *, timeout: float | None = None) -> CallContext:
+        """The CallContext a call of `connector` gets: the shared client, this host's timeout, URL
+        policy, size cap and settings for the provider, and a redactor that knows its secrets."""
+        redactor, logger = self._redaction_for(connector)
+        return CallContext(
+            client=self.client,
+            provider_id=connector.provider.id,
+            timeout=self._timeout(self.settings.timeout if timeout is None else timeout),
+            url_policy=self.url_policy,
+            max_response_bytes=self.settings.max_response_bytes,
+            redactor=redactor,
+            host_settings=self.settings.provider_settings.get(connector.provider.id, {}),
+            logger=logger,
+        )
+
+    # -- public calls -------------------------------------------------------------------------------
+    async def execute(
+        self,
+        connector: ValidatedConnector,
+        sub_action_name: str,
+        params: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+    ) -> Any:
+        """Run a Kibana sub-action and return Kibana's answer for it (see `runtime.subactions`).
+
+        `unified_completion_stream` returns the async iterator of chunk dicts (Kibana returns the
+        raw stream). Raises ConfigValidationError (bad params), UnsupportedTaskError,
+        ContextWindowExceededError, HostNotAllowedError, or a redacted ProviderError.
+        """
+        spec = sub_action(sub_action_name, connector.provider, connector.task_type)
+        request = parse_params(spec, params)
+        budget = self.settings.timeout if timeout is None else timeout
+        if spec.streaming:
+            return self._stream(connector, request, budget)
+        ctx = self.context(connector, timeout=budget)
+        if spec.task_type is TaskType.CHAT_COMPLETION:
+            check_context_window(request, connector.context_window_length)
+            return await self._guarded(ctx, budget, self._complete_chat(connector, request, ctx, budget))
+        call = connector.provider.call_for(spec.task_type)
+        endpoint = connector.endpoint()
+        result = await self._guarded(
+            ctx, budget, self._attempts(connector, ctx, budget, lambda: call(endpoint, request, ctx))
+        )
+        return spec.to_answer(result)
+
+    async def stream(
+        self, connector: ValidatedConnector, params: Mapping[str, Any], *, timeout: float | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """`unified_completion_stream`: OpenAI `chat.completion.chunk` dicts, errors raised from the
+        iterator. Closing the iterator (or cancelling its consumer) closes the upstream request."""
+        spec = sub_action(STREAM_SUB_ACTION, connector.provider, connector.task_type)
+        request = parse_params(spec, params)
+        budget = self.settings.timeout if timeout is None else timeout
+        async with contextlib.aclosing(self._stream(connector, request, budget)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def test(self, connector: ValidatedConnector, *, timeout: float | None = None) -> TestResult:
+        """*Save & test*: the provider's test routine for the connector's task type, bounded by the
+        timeout and the rate limit; always a TestResult (never an exception), its message redacted."""
+        budget = self.settings.timeout if timeout is None else timeout
+        ctx = self.context(connector, timeout=budget)
+        provider = connector.provider
+        start = time.perf_counter()
+
+        def failed(message: str, failure: FailureKind, status: int | None = None) -> TestResult:
+            return TestResult(
+                ok=False,
+                message=ctx.redact(message),
+                latency_ms=(time.perf_counter() - start) * 1000.0,
+                failure=failure,
+                status_code=status,
+            )
+
+        key, rpm = self._rate_limit_of(connector)
+        try:
+            async with asyncio.timeout(budget) as scope:
+                await self.rate_limiter.acquire(key, rpm, budget)
+                result = await provider.test(connector.endpoint(), ctx)
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            return failed(f"{provider.name} did not answer within {budget:g} seconds", FailureKind.TIMEOUT)
+        except ProviderError as exc:
+            return failed(exc.message, exc.kind, exc.status)
+        except HostNotAllowedError as exc:
+            return failed(str(exc), FailureKind.HOST_NOT_ALLOWED)
+        except AIConnectorError as exc:
+            return failed(str(exc), FailureKind.CONFIG)
+        except Exception as exc:
+            ctx.logger.warning("test of %s failed unexpectedly", provider.id, exc_info=exc)
+            return failed(
+                f"{provider.name}: the test failed unexpectedly ({type(exc).__name__}: {exc})",
+                FailureKind.PROVIDER_ERROR,
+            )
+        if not isinstance(result, TestResult):
+            return failed(f"{provider.name}: the test routine returned no TestResult", FailureKind.CONFIG)
+        return dataclasses.replace(result, message=ctx.redact(result.message))
+
+    async def run_hook(self, connector: ValidatedConnector, hook: str, *, is_update: bool = False) -> None:
+        """Run the provider's lifecycle hook `on_save` (before a connector is stored; raising aborts
+        the save) or `on_delete` (after it is deleted), bounded by the timeout; no-op when absent.
+        Errors are raised redacted, as Kibana's preSaveHook/postDeleteHook rethrow."""
+        if hook not in _HOOKS:
+            raise ValueError(f"unknown hook {hook!r}: use 'on_save' or 'on_delete'")
+        fn = getattr(connector.provider, hook)
+        if fn is None:
+            return
+        ctx = self.context(connector)
+        endpoint = connector.endpoint()
+        coro = fn(endpoint, ctx, is_update) if hook == "on_save" else fn(endpoint, ctx)
+        await self._guarded(ctx, self.settings.timeout, coro)
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP client and its connections."""
+        await self.client.aclose()
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- the pipeline -------------------------------------------------------------------------------
+    def _rate_limit_of(self, connector: ValidatedConnector) -> tuple[str, float | None]:
+        """(bucket key, requests per minute or None): the connector's own limit, else the
+        provider's default for the task type."""
+        key = connector.connector_id or connector.inference_id
+        limit = (connector.config.get("providerConfig") or {}).get("rate_limit")
+        rpm = limit.get("requests_per_minute") if isinstance(limit, Mapping) else None
+        if not rpm:
+            rpm = connector.provider.default_requests_per_minute.get(connector.task_type)
+        return key, rpm or None
+
+    def _error_out(self, exc: BaseException, ctx: CallContext) -> BaseException:
+        """The exception to raise to the caller for `exc`: typed and redacted."""
+        if isinstance(exc, ProviderError):
+            return exc.redacted(ctx.redact)
+        if isinstance(exc, HostNotAllowedError):
+            return HostNotAllowedError(ctx.redact(exc.url))
+        if isinstance(exc, AIConnectorError):
+            return exc
+        if isinstance(exc, httpx.HTTPError):
+            return self._transport_error(exc, ctx)
+        ctx.logger.warning("provider %s failed unexpectedly", ctx.provider_id, exc_info=exc)
+        return ProviderError(
+            ctx.redact(f"{ctx.provider_id}: the provider failed unexpectedly ({type(exc).__name__}: {exc})"),
+            provider=ctx.provider_id,
+        )
+
+    @staticmethod
+    def _transport_error(exc: httpx.HTTPError, ctx: CallContext) -> ProviderError:
+        """An httpx error that escaped a plugin (it used the client directly), typed like CallContext's."""
+        try:
+            url = str(exc.request.url)
+        except RuntimeError:
+            url = "the provider"
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderTimeoutError(
+                ctx.redact(f"{ctx.provider_id}: no answer from {url.split('?', 1)[0]} within the timeout"),
+                provider=ctx.provider_id,
+            )
+        return UnreachableError(
+            ctx.redact(f"{ctx.provider_id}: could not reach {url.split('?', 1)[0]}: {exc}"),
+            provider=ctx.provider_id,
+        )
+
+    async def _guarded(self, ctx: CallContext, budget: float, work: Awaitable[T]) -> T:
+        """Await `work` within `budget` seconds; every error leaves typed and redacted."""
+        try:
+            async with asyncio.timeout(budget) as scope:
+                return await work
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise ProviderTimeoutError(
+                f"{ctx.provider_id}: no answer within {budget:g} seconds", provider=ctx.provider_id
+            ) from None
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            out = self._error_out(exc, ctx)
+            if out is exc:
+                raise
+            raise out from None
+
+    async def _attempts(
+        self,
+        connector: ValidatedConnector,
+        ctx: CallContext,
+        budget: float,
+        attempt: Callable[[], Awaitable[T]],
+    ) -> T:
+        """Run `attempt` under the rate limit, retrying retryable failures within the attempt budget
+        and the call's deadline (see `runtime.retry`)."""
+        deadline = self._clock() + budget
+        key, rpm = self._rate_limit_of(connector)
+        number = 0
+        last: ProviderError | None = None
+        while True:
+            number += 1
+            try:
+                await self.rate_limiter.acquire(key, rpm, deadline - self._clock())
+            except RateLimitError:
+                if last is not None:
+                    raise last from None  # the provider's own error says more than our queue
+                raise
+            try:
+                return await attempt()
+            except httpx.HTTPError as exc:  # a plugin that used the client directly
+                error: ProviderError = self._transport_error(exc, ctx)
+            except ProviderError as exc:
+                error = exc
+            delay = self.retry_policy.delay_after(error, number, self._random)
+            if delay is None or self._clock() + delay >= deadline:
+                raise error
+            ctx.logger.info(
+                "%s attempt %d failed (%s); retrying in %.2fs",
+                ctx.provider_id,
+                number,
+                ctx.redact(error.message),
+                delay,
+            )
+            last = error
+            await self._sleep(delay)
+
+    async def _open_chat(
+        self, connector: ValidatedConnector, request: ChatRequest, ctx: CallContext, budget: float
+    ) -> tuple[ChatChunk | None, AsyncIterator[ChatChunk]]:
+        """Start the provider's chat stream and read its first chunk, retrying until then only."""
+        call = connector.provider.chat_completion_stream
+        assert call is not None  # sub_action() checked it
+        endpoint = connector.endpoint()
+
+        async def attempt() -> tuple[ChatChunk | None, AsyncIterator[ChatChunk]]:
+            chunks = call(endpoint, request, ctx)
+            try:
+                first = await anext(chunks)
+            except StopAsyncIteration:
+                return None, chunks
+            except BaseException:
+                await chunks.aclose()  # type: ignore[attr-defined]
+                raise
+            return first, chunks
+
+        return await self._attempts(connector, ctx, budget, attempt)
+
+    def _stream_identity(self, connector: ValidatedConnector, request: ChatRequest) -> tuple[str, str, int]:
+        """(id, model, created) for the chunks of one stream: a fresh `chatcmpl-` id, the request's
+        model or the connector's, and the wall-clock start."""
+        model = request.model
+        if not model:
+            settings = connector.config.get("providerConfig") or {}
+            model = next((settings[k] for k in _MODEL_SETTINGS if isinstance(settings.get(k), str)), None)
+        return "chatcmpl-" + os.urandom(12).hex(), model or connector.provider.id, int(time.time())
+
+    async def _complete_chat(
+        self, connector: ValidatedConnector, request: ChatRequest, ctx: CallContext, budget: float
+    ) -> dict[str, Any]:
+        """`unified_completion`: the stream, aggregated as Kibana does."""
+        stream_id, model, created = self._stream_identity(connector, request)
+        aggregator = ChatAggregator(
+            id=stream_id,
+            model=model,
+            created=created,
+            max_tokens=request.max_tokens,
+            provider=ctx.provider_id,
+        )
+        first, chunks = await self._open_chat(connector, request, ctx, budget)
+        try:
+            if first is not None:
+                aggregator.add(first)
+                async for chunk in chunks:
+                    aggregator.add(chunk)
+        except ProviderError:
+            if aggregator.length_reached:  # Kibana stops at the `length` chunk: that error comes first
+                raise aggregator.token_limit_error() from None
+            raise
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        return aggregator.result()
+
+    async def _stream(
+        self, connector: ValidatedConnector, request: ChatRequest, budget: float
+    ) -> AsyncIterator[dict[str, Any]]:
+        """`unified_completion_stream` for a parsed request: the first chunk within `budget` (with
+        retries), then every chunk as it comes (at most `budget` between reads, no retry)."""
+        check_context_window(request, connector.context_window_length)
+        ctx = self.context(connector, timeout=budget)
+        stream_id, model, created = self._stream_identity(connector, request)
+        first, chunks = await self._guarded(ctx, budget, self._open_chat(connector, request, ctx, budget))
+        try:
+            if first is None:
+                return
+            yield first.to_openai(id=stream_id, model=model, created=created)
+            while True:
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    return
+                except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:
+                    out = self._error_out(exc, ctx)
+                    if out is exc:
+                        raise
+                    raise out from None
+                yield chunk.to_openai(id=stream_id, model=model, created=created)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
