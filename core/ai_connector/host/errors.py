@@ -1,0 +1,139 @@
+"""The host's refusals, each carrying the HTTP status the API answers with and Kibana's text.
+
+`HostError.to_dict()` renders Kibana's error body (`{"statusCode", "error", "message"}`), so the API
+layer maps any of these with one handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ai_connector.errors import AIConnectorError, FieldError
+
+__all__ = [
+    "BadRequestError",
+    "ConflictError",
+    "DecryptionError",
+    "ForbiddenError",
+    "HostError",
+    "MissingSecretsError",
+    "NotFoundError",
+    "SettingsError",
+    "UnauthorizedError",
+]
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    500: "Internal Server Error",
+}
+
+
+class HostError(AIConnectorError):
+    """Base of the host's errors: `status_code` for the API, `message` for people."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Kibana's (hapi Boom) error body."""
+        return {
+            "statusCode": self.status_code,
+            "error": _REASONS.get(self.status_code, "Error"),
+            "message": self.message,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class BadRequestError(HostError):
+    """400: the request cannot be carried out as sent; `errors` lists every field problem found."""
+
+    status_code = 400
+
+    def __init__(self, message: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+
+
+class UnauthorizedError(HostError):
+    """401: no or an unknown API key."""
+
+    status_code = 401
+
+
+class ForbiddenError(HostError):
+    """403: the license, `enabled_connector_types` or the caller's privilege refuses the operation.
+
+    `reason` is Kibana's ActionTypeDisabledError reason (`config`, `license_unavailable`,
+    `license_expired`, `license_invalid`) or `privilege`.
+    """
+
+    status_code = 403
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NotFoundError(HostError):
+    """404: no connector with this id (Kibana's saved-object text)."""
+
+    status_code = 404
+
+    @classmethod
+    def connector(cls, connector_id: str) -> NotFoundError:
+        """Kibana's `Saved object [action/{id}] not found`."""
+        return cls(f"Saved object [action/{connector_id}] not found")
+
+
+class ConflictError(HostError):
+    """409: the id is taken, or the connector changed since it was read (optimistic version check)."""
+
+    status_code = 409
+
+    @classmethod
+    def connector(cls, connector_id: str) -> ConflictError:
+        """Kibana's `Saved object [action/{id}] conflict`."""
+        return cls(f"Saved object [action/{connector_id}] conflict")
+
+
+class DecryptionError(HostError):
+    """500, typed: a connector's stored secrets cannot be decrypted with any configured key.
+
+    Never a crash and never an empty secret used as if valid: the message says what to do (add the
+    previous key to `AI_CONNECTOR_DECRYPTION_ONLY_KEYS`, or re-enter the secrets).
+    """
+
+    status_code = 500
+
+    def __init__(self, message: str, *, connector_id: str | None = None, key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.connector_id = connector_id
+        self.key_id = key_id
+
+
+class SettingsError(HostError):
+    """The host's configuration (environment or `ai-connector.toml`) is unusable; raised at startup."""
+
+    status_code = 500
+
+
+class MissingSecretsError(BadRequestError):
+    """400: a saved connector has no usable secrets (`is_missing_secrets`); it must be updated first."""
+
+    @classmethod
+    def connector(cls, connector_id: str) -> MissingSecretsError:
+        """The actionable message for one connector."""
+        return cls(
+            f"Connector [id={connector_id}] is missing its secrets (is_missing_secrets): update the "
+            "connector and provide its secrets again."
+        )
