@@ -31,6 +31,8 @@ class RecordedRequest:
     query_string: str
     headers: Mapping[str, str]
     body: bytes
+    raw_path: str | None = None
+    """The path exactly as sent (percent-encoding kept), when the server reports it."""
 
     @property
     def query(self) -> dict[str, str]:
@@ -135,6 +137,7 @@ class FakeServer:
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
             body=body,
+            raw_path=scope["raw_path"].decode("latin-1") if scope.get("raw_path") else None,
         )
         self.requests.append(request)
         handler = self._find(request)
