@@ -109,3 +109,29 @@ def test_redactor_masks_literals_and_patterns() -> None:
     r = Redactor(["s3cr3t-value"])
     out = r('key s3cr3t-value; Authorization: Bearer abcdefghijkl; "api_key": "zzzzzzzz"; sk-abcdefghijkl')
     assert "s3cr3t-value" not in out and "abcdefghijkl" not in out and "zzzzzzzz" not in out
+
+
+async def test_run_test_maps_errors_to_failure_kinds() -> None:
+    from ai_connector.errors import ConfigValidationError, FieldError, RateLimitError
+    from ai_connector.routines import run_test
+
+    async def limited() -> None:
+        raise RateLimitError("p returned status 429: slow", status=429)
+
+    async def misconfigured() -> None:
+        raise ConfigValidationError(
+            [FieldError("config.providerConfig.url", "url", "URL", "URL is required")]
+        )
+
+    async def fine() -> None:
+        return None
+
+    assert (await run_test(limited)).to_dict() | {"latency_ms": None} == {
+        "status": "failed",
+        "message": "p returned status 429: slow",
+        "latency_ms": None,
+        "failure": "rate_limited",
+        "status_code": 429,
+    }
+    assert (await run_test(misconfigured)).failure.value == "config"
+    assert (await run_test(fine)).ok

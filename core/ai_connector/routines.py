@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ai_connector.errors import HostNotAllowedError, ProviderError
+from ai_connector.errors import ConfigValidationError, HostNotAllowedError, ProviderError
 from ai_connector.types import (
     ChatRequest,
     CompletionRequest,
@@ -45,7 +45,8 @@ KIBANA_TEST_REQUESTS: Mapping[TaskType, Any] = MappingProxyType(
 
 
 async def run_test(call: Callable[[], Awaitable[Any]], *, success_message: str | None = None) -> TestResult:
-    """Await `call()`, timing it; a ProviderError or a refused host becomes a failed TestResult.
+    """Await `call()`, timing it; a ProviderError, a refused host or a ConfigValidationError becomes a
+    failed TestResult.
 
     Any other exception propagates: the host reports it as an internal failure, redacted.
     """
@@ -62,6 +63,8 @@ async def run_test(call: Callable[[], Awaitable[Any]], *, success_message: str |
         )
     except HostNotAllowedError as exc:
         return TestResult(ok=False, message=str(exc), failure=FailureKind.HOST_NOT_ALLOWED)
+    except ConfigValidationError as exc:  # settings the schema cannot express (e.g. a missing host URL)
+        return TestResult(ok=False, message=str(exc), failure=FailureKind.CONFIG)
     latency = (time.perf_counter() - start) * 1000.0
     return TestResult(ok=True, message=success_message or "Connector test succeeded", latency_ms=latency)
 
