@@ -106,11 +106,31 @@ def _validation_message(exc: RequestValidationError) -> str:
             parts.append(f"[{loc}]: expected value of type [{_expected(err)}] but got [undefined]")
         elif err.get("type") == "extra_forbidden":
             parts.append(f"[{loc}]: definition for this key is missing")
+        elif err.get("type") in ("string_type", "dict_type", "bool_type", "int_type"):
+            want = {"string_type": "string", "dict_type": "Object", "bool_type": "boolean"}.get(
+                err["type"], "number"
+            )
+            parts.append(f"[{loc}]: expected value of type [{want}] but got [{_js_type(err.get('input'))}]")
         elif err.get("type") == "json_invalid":
             parts.append("[request body]: " + "Invalid JSON in the request body")
         else:
             parts.append(f"[{loc}]: {err.get('msg', 'invalid value')}")
     return "; ".join(parts) or "invalid request"
+
+
+def _js_type(value: Any) -> str:
+    """The type name Kibana's config-schema errors use for a received value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "Array"
+    if isinstance(value, dict):
+        return "Object"
+    return "string"
 
 
 def _expected(err: dict[str, Any]) -> str:

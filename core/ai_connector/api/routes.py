@@ -72,23 +72,33 @@ def principal(request: Request) -> Principal:
     return who
 
 
-async def _audit_denied(svc: Any, who: Principal, operation: str, connector_id: str | None) -> None:
+# operation -> the audit action a denial is recorded under
+_AUDIT_ACTIONS = {"create": "connector_create", "update": "connector_update", "delete": "connector_delete"}
+
+
+def _audit_denied(svc: Any, who: Principal, operation: str, connector_id: str | None, message: str) -> None:
     """Kibana writes the failure audit event before it throws the 403 (A4.3, A7.2)."""
-    hook = getattr(svc, "audit_denied", None)
-    if hook is None:
+    from ai_connector.host.errors import ForbiddenError
+
+    audit = getattr(svc, "audit", None)
+    if audit is None:
         return
-    result = hook(operation, connector_id=connector_id, user=who.id)
-    if asyncio.iscoroutine(result):
-        await result
+    audit.log(
+        _AUDIT_ACTIONS.get(operation, "connector_" + operation),
+        connector_id=connector_id,
+        error=ForbiddenError(message, reason="privilege"),
+        user=who.id,
+    )
 
 
 def writer(operation: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets only `all` keys through; `read` gets Kibana's 403 for `operation`."""
 
-    async def dependency(request: Request, who: Caller) -> Principal:
+    async def dependency(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.can_write:
-            await _audit_denied(service(request), who, operation, request.path_params.get("id"))
-            raise ApiError(403, unauthorized_message(operation))
+            message = unauthorized_message(operation)
+            _audit_denied(service(request), who, operation, request.path_params.get("id"), message)
+            raise ApiError(403, message)
         return who
 
     return dependency
@@ -137,32 +147,36 @@ async def until_disconnect(request: Request, awaitable: Awaitable[T]) -> T:
 
 
 def _is_http_error(exc: BaseException) -> bool:
-    """Host refusals (not found, forbidden, conflict...) are HTTP errors; every other failure of
-    an execution is a connector-level error reported as HTTP 200 with `status: "error"`."""
-    return isinstance(getattr(exc, "status_code", None), int) or not hasattr(exc, "__class__")
+    """An unknown connector (404) and the license/enabled gates (403) are HTTP errors, as for a
+    non-streamed `_execute`; every other failure is the connector's, reported with HTTP 200."""
+    from ai_connector.host.errors import ForbiddenError, NotFoundError
+
+    return isinstance(exc, NotFoundError | ForbiddenError)
 
 
 def execute_error(connector_id: str, exc: BaseException) -> dict[str, Any]:
-    """Kibana's connector-level failure body for an exception raised by the runtime."""
-    from ai_connector.errors import ConfigValidationError, ProviderError
+    """Kibana's connector-level failure body for a stream that failed before its first chunk,
+    in the same words the service uses for a non-streamed run."""
+    from ai_connector.errors import ProviderError
+    from ai_connector.host.service import _error_source
 
-    if isinstance(exc, ConfigValidationError):
+    message = getattr(exc, "message", None) or str(exc)
+    if message.startswith("error validating action params"):
         return {
             "status": "error",
             "connector_id": connector_id,
-            "message": f"error validating action params: {exc}",
+            "message": message,
             "retry": False,
             "errorSource": "framework",
         }
-    retry = bool(getattr(exc, "retryable", False))
-    service_message = getattr(exc, "message", None) or str(exc)
+    retry = bool(exc.retryable) if isinstance(exc, ProviderError) else False
     return {
         "status": "error",
         "connector_id": connector_id,
         "message": "an error occurred while running the action",
-        "service_message": service_message,
+        "service_message": message,
         "retry": retry,
-        "errorSource": "user" if isinstance(exc, ProviderError) and not retry else "framework",
+        "errorSource": _error_source(exc),
     }
 
 
@@ -266,6 +280,7 @@ async def list_connectors(request: Request, who: Caller) -> list[dict[str, Any]]
 @router.post(
     "/api/actions/connector/_test",
     response_model=TestResponse,
+    response_model_exclude_unset=True,
     tags=["connectors"],
     summary="Test an unsaved connector",
     responses={**ERRORS},
@@ -353,6 +368,7 @@ async def delete_connector(id: str, request: Request, who: Deleter) -> Response:
 @router.post(
     "/api/actions/connector/{id}/_test",
     response_model=TestResponse,
+    response_model_exclude_unset=True,
     tags=["connectors"],
     summary="Test a saved connector",
     responses={**ERRORS, **NOT_FOUND},
@@ -390,15 +406,15 @@ async def execute_connector(id: str, request: Request, body: ExecuteRequest, who
     sub_action = params.get("subAction")
     sub_params = params.get("subActionParams")
     if sub_action == STREAM_SUB_ACTION:
-        return await _execute_stream(request, svc, id, sub_params or {}, who)
+        return await _execute_stream(request, svc, id, sub_params, who)
     try:
-        return await until_disconnect(request, svc.execute(id, sub_action, sub_params or {}, user=who.id))
+        return await until_disconnect(request, svc.execute(id, sub_action, sub_params, user=who.id))
     except ClientDisconnected:
         return Response(status_code=499)
 
 
 async def _execute_stream(
-    request: Request, svc: ConnectorService, connector_id: str, params: dict[str, Any], who: Principal
+    request: Request, svc: ConnectorService, connector_id: str, params: Any, who: Principal
 ) -> Response:
     stream = svc.stream(connector_id, params, user=who.id)
     iterator = stream.__aiter__()
@@ -411,9 +427,7 @@ async def _execute_stream(
     except Exception as exc:
         with contextlib.suppress(Exception):
             await iterator.aclose()  # type: ignore[attr-defined]
-        if status_of(exc) is not None and _is_http_error(exc):
-            raise
-        if status_of(exc) is None:
+        if _is_http_error(exc) or status_of(exc) is None:
             raise
         # failed before the first chunk: the same 200 + status "error" body as a non-streamed run
         return JSONResponse(execute_error(connector_id, exc))
