@@ -282,6 +282,12 @@ def hello_stream(*pieces: str, usage: bool = True) -> FakeResponse:
     return FakeResponse(chunks=sse(*objs), content_type="text/event-stream")
 
 
+def endless_stream(delay: float = 0.05, pieces: int = 400) -> FakeResponse:
+    """A long stream that trickles one chunk every `delay` seconds (for cancellation tests)."""
+    objs = [chunk(role="assistant", content="")] + [chunk(f"w{i} ") for i in range(pieces)]
+    return FakeResponse(chunks=sse(*objs), chunk_delay=delay, content_type="text/event-stream")
+
+
 def hello_params(text: str = "Hello world", **body: Any) -> dict[str, Any]:
     """unified_completion params with one user message."""
     return {"body": {"messages": [{"role": "user", "content": text}], **body}}

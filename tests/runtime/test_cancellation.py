@@ -6,17 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from runtime_fakes import chunk, hello_params, make_connector, sse
+from runtime_fakes import endless_stream, hello_params, make_connector
 
 from ai_connector.errors import ProviderTimeoutError
 from ai_connector.manager import ProviderRegistry
 from ai_connector.runtime import Runtime
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
-
-
-def endless_stream(delay: float = 0.05, pieces: int = 400) -> FakeResponse:
-    objs = [chunk(role="assistant", content="")] + [chunk(f"w{i} ") for i in range(pieces)]
-    return FakeResponse(chunks=sse(*objs), chunk_delay=delay, content_type="text/event-stream")
 
 
 async def server_saw_disconnect(server: FakeServer) -> bool:
