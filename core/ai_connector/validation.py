@@ -159,11 +159,28 @@ def effective_schema(schema: Mapping[str, Any], task_type: TaskType | str) -> di
 
 
 def check_provider_schemas(provider: Provider) -> list[str]:
-    """Why the provider's schemas are unusable (empty when they are fine)."""
-    problems: list[str] = []
+    """Why the provider's schemas are unusable (empty when they are fine).
+
+    A schema set that passed before (same content, same meta-schema) is not checked again: see
+    `ai_connector.schemacache`.
+    """
+    from ai_connector.schemacache import schema_check_cache
+
     schemas = [("settings_schema", provider.settings_schema), ("auth_schema", provider.auth_schema)]
     schemas += [(f"task_settings_schemas[{t.value}]", s) for t, s in provider.task_settings_schemas.items()]
-    task_values = {t.value for t in provider.task_types}
+    task_values = sorted(t.value for t in provider.task_types)
+    cache = schema_check_cache()
+    digest = cache.digest([task_values, [(label, thaw(s)) for label, s in schemas]])
+    if digest in cache:
+        return []
+    problems = _schema_problems(schemas, set(task_values))
+    if not problems:
+        cache.add(digest)
+    return problems
+
+
+def _schema_problems(schemas: list[tuple[str, Mapping[str, Any]]], task_values: set[str]) -> list[str]:
+    problems: list[str] = []
     for label, schema in schemas:
         plain = thaw(schema)
         try:
