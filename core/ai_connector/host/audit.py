@@ -73,13 +73,15 @@ class AuditLog:
         else:
             message = f"User has {verbs[2]} {doc}"
             outcome = "success"
+        ecs: dict[str, Any] = {"action": action, "category": ["database"]}
+        if event_type:
+            ecs["type"] = [event_type]
+        ecs["outcome"] = outcome
         event: dict[str, Any] = {
             "@timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "message": message,
-            "event": {"action": action, "category": ["database"], "outcome": outcome},
+            "event": ecs,
         }
-        if event_type:
-            event["event"]["type"] = [event_type]
         if connector_id:
             event["kibana"] = {"saved_object": {"type": "action", "id": connector_id}}
             event["connector"] = {"id": connector_id, "type": self.connector_type}
