@@ -137,6 +137,7 @@ async def test_mid_stream_error_event_fails_the_call_redacted(
         await runtime.execute(make_connector(registry, server.url), "unified_completion", hello_params())
     assert "upstream refused key" in str(info.value)
     assert API_KEY not in str(info.value) and API_KEY not in repr(info.value)
+    assert info.value.__context__ is None  # the unredacted original is not chained
     assert len(server.requests) == 1  # never retried once the stream started
 
 

@@ -294,23 +294,28 @@ class Runtime:
         )
 
     async def _guarded(self, ctx: CallContext, budget: float, work: Awaitable[T]) -> T:
-        """Await `work` within `budget` seconds; every error leaves typed and redacted."""
+        """Await `work` within `budget` seconds; every error leaves typed and redacted.
+
+        The replacement error is raised outside the `except` block so that it does not carry the
+        original (unredacted) one as its `__context__`.
+        """
+        out: BaseException
         try:
             async with asyncio.timeout(budget) as scope:
                 return await work
         except TimeoutError:
             if not scope.expired():
                 raise
-            raise ProviderTimeoutError(
+            out = ProviderTimeoutError(
                 f"{ctx.provider_id}: no answer within {budget:g} seconds", provider=ctx.provider_id
-            ) from None
+            )
         except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
             out = self._error_out(exc, ctx)
             if out is exc:
                 raise
-            raise out from None
+        raise out
 
     async def _attempts(
         self,
@@ -432,7 +437,9 @@ class Runtime:
                     out = self._error_out(exc, ctx)
                     if out is exc:
                         raise
-                    raise out from None
-                yield chunk.to_openai(id=stream_id, model=model, created=created)
+                else:
+                    yield chunk.to_openai(id=stream_id, model=model, created=created)
+                    continue
+                raise out  # outside the except block: no unredacted __context__
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
