@@ -64,7 +64,14 @@ if TYPE_CHECKING:
     from ai_connector.manager import ProviderRegistry
     from ai_connector.runtime import Runtime
 
-__all__ = ["CONNECTOR_TYPE_NAME", "KIBANA_SUB_ACTIONS", "ConnectorService", "SyncConnectorService"]
+__all__ = [
+    "CONNECTOR_TYPE_NAME",
+    "KIBANA_SUB_ACTIONS",
+    "ConnectorService",
+    "PreconfiguredConnector",
+    "SyncConnectorService",
+    "error_source",
+]
 
 log = logging.getLogger("ai_connector.host")
 
@@ -141,7 +148,7 @@ def _body_secrets(body: Any) -> list[str]:
     return []
 
 
-def _error_source(exc: BaseException) -> str:
+def error_source(exc: BaseException) -> str:
     """Kibana's errorSource: `user` for 4xx and the caller's own mistakes, `framework` otherwise."""
     if isinstance(exc, ProviderError):
         return "user" if exc.status is not None and 400 <= exc.status < 500 else "framework"
@@ -153,6 +160,9 @@ def _error_source(exc: BaseException) -> str:
     if isinstance(exc, MissingSecretsError | BadRequestError):
         return "user"
     return "framework"
+
+
+_error_source = error_source  # the name the API module first imported
 
 
 # ---------------------------------------------------------------------------------------------
@@ -916,7 +926,7 @@ class ConnectorService:
                 _RUNNING_ERROR,
                 service_message=runnable.message,
                 retry=False,
-                source=_error_source(runnable),
+                source=error_source(runnable),
                 code=type(runnable).__name__,
             )
         if params is not None and not isinstance(params, Mapping):
@@ -949,7 +959,7 @@ class ConnectorService:
                 _RUNNING_ERROR,
                 service_message=exc.message,
                 retry=bool(exc.retryable),
-                source=_error_source(exc),
+                source=error_source(exc),
                 code=type(exc).__name__,
             )
         except (HostNotAllowedError, UnsupportedTaskError, ContextWindowExceededError) as exc:
@@ -961,7 +971,7 @@ class ConnectorService:
                 _RUNNING_ERROR,
                 service_message=exc.message,
                 retry=False,
-                source=_error_source(exc),
+                source=error_source(exc),
                 code=type(exc).__name__,
             )
         except Exception as exc:
