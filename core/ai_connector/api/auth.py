@@ -105,7 +105,7 @@ def ensure_api_key_file(home: Path) -> tuple[str, Path, bool]:
     Used by `serve` when no key is configured so a fresh host is never open to anyone: the key is
     written to a file only its owner can read, and only the file's path is ever printed.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = home / API_KEY_FILE
     try:
         key = path.read_text(encoding="utf-8").strip()

@@ -52,20 +52,15 @@ class CliError(Exception):
 
 
 def _describe(exc: BaseException) -> str:
-    """One readable line for any error (host errors carry Kibana's text; validation lists every field)."""
+    """One readable line for any error (host errors carry Kibana's text, field errors included)."""
     from ai_connector.errors import ConfigValidationError
 
-    errors = getattr(exc, "errors", None)
-    if isinstance(exc, ConfigValidationError) or (
-        isinstance(errors, tuple) and errors and hasattr(errors[0], "path")
-    ):
-        head = getattr(exc, "message", None) if not isinstance(exc, ConfigValidationError) else None
-        fields = "; ".join(f"{e.path}: {e.message}" for e in errors)  # type: ignore[union-attr]
-        return f"{head} ({fields})" if head and fields not in head else (head or fields)
-    message = getattr(exc, "message", None)
-    text = message if isinstance(message, str) and message else str(exc)
-    text = " ".join(text.split())  # one line
-    return text or type(exc).__name__
+    if isinstance(exc, ConfigValidationError):
+        text = "; ".join(f"{e.path}: {e.message}" if e.path else e.message for e in exc.errors)
+    else:
+        message = getattr(exc, "message", None)
+        text = message if isinstance(message, str) and message else str(exc)
+    return " ".join(text.split()) or type(exc).__name__  # one line
 
 
 def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -312,7 +307,7 @@ def _connector_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 # Rendering
 
 
-def _print_connector(connector: Mapping[str, Any]) -> None:
+def _print_connector(connector: Mapping[str, Any], last_test: Mapping[str, Any] | None = None) -> None:
     cfg = connector.get("config") or {}
     rows = [
         ("ID", connector.get("id")),
@@ -326,6 +321,9 @@ def _print_connector(connector: Mapping[str, Any]) -> None:
     rows.append(("Preconfigured", "yes" if connector.get("is_preconfigured") else "no"))
     if connector.get("is_missing_secrets"):
         rows.append(("Secrets", "missing: re-enter them with `ai-connector update`"))
+    if last_test:
+        when = last_test.get("at") or last_test.get("tested_at") or ""
+        rows.append(("Last test", f"{last_test.get('status')} {when}".strip()))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key.ljust(width)}  {value}")
@@ -469,11 +467,15 @@ def list_connectors(as_json: bool) -> None:
 @_handle_errors
 def get(connector_id: str, as_json: bool) -> None:
     """Show one connector (never its secrets)."""
-    connector = _with_service(lambda svc: svc.get(connector_id, user="cli"))
+
+    async def work(svc: ConnectorService) -> tuple[dict[str, Any], dict[str, Any]]:
+        return await svc.get(connector_id, user="cli"), await svc.details(connector_id)
+
+    connector, details = _with_service(work)
     if as_json:
         _dump(connector)
     else:
-        _print_connector(connector)
+        _print_connector(connector, details.get("last_test"))
 
 
 @click.command()
@@ -494,6 +496,8 @@ def update(
 ) -> None:
     """Change a connector's name or settings. The service and task type are fixed and, as in
     Kibana, the secrets must be given again (prompted for when you give none on a terminal)."""
+    from ai_connector.host.errors import BadRequestError
+
     from_doc = _read_file(from_file) if from_file else None
 
     async def work(svc: ConnectorService) -> tuple[dict[str, Any], TestResult | None]:
@@ -526,7 +530,15 @@ def update(
         )
         doc.setdefault("secrets", {})
         with _progress("Saving connector…"):
-            saved = await svc.update(connector_id, doc, user="cli")
+            try:
+                saved = await svc.update(connector_id, doc, user="cli")
+            except BadRequestError as exc:
+                if not (doc.get("secrets") or {}).get("providerSecrets") and "secrets" in exc.message:
+                    raise CliError(
+                        f"{exc.message}. As in Kibana, an update must give the secrets again: "
+                        "--secret KEY (prompted), --secret KEY=VALUE or --secret-env KEY=VAR"
+                    ) from None
+                raise
         result = None
         if run_test:
             with _progress(f"Testing {saved['name']}…"):
@@ -587,7 +599,7 @@ def test(connector_id: str, as_json: bool) -> None:
 def _read_prompt(prompt: str | None) -> str:
     if prompt is not None:
         return prompt
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if stdin.isatty():
         click.echo("Reading the prompt from stdin; end it with Ctrl-D.", err=True)
     text = stdin.read()
@@ -671,7 +683,7 @@ def run(
 
 
 async def _stream_chat(svc: ConnectorService, connector_id: str, params: dict[str, Any]) -> None:
-    stdout = click.get_text_stream("stdout")
+    stdout = sys.stdout
     wrote = False
     try:
         async for chunk in svc.stream(connector_id, params, user="cli"):
