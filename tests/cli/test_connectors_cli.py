@@ -390,3 +390,18 @@ def test_serve_with_configured_keys_writes_no_key_file(home, monkeypatch) -> Non
     assert "k1-0123456789" not in result.output
     assert "warning: listening on 0.0.0.0 over plain HTTP" in result.stderr
     assert not (home / "api-key").exists()
+
+
+def test_serve_with_a_broken_configuration_is_one_error_line(home, monkeypatch) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: pytest.fail("must not start"))
+    home.mkdir(parents=True)
+    (home / "ai-connector.toml").write_text('[preconfigured.x]\nname = "x"\nprovider = "openai"\n'
+                                            'taskType = "chat_completion"\n')  # fmt: skip
+    result = invoke("serve")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        f"error: [preconfigured.x] in {home / 'ai-connector.toml'} is invalid: "
+    )
+    assert not (home / "api-key").exists()

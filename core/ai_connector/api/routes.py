@@ -158,7 +158,7 @@ def execute_error(connector_id: str, exc: BaseException) -> dict[str, Any]:
     """Kibana's connector-level failure body for a stream that failed before its first chunk,
     in the same words the service uses for a non-streamed run."""
     from ai_connector.errors import ProviderError
-    from ai_connector.host.service import _error_source
+    from ai_connector.host.service import error_source
 
     message = getattr(exc, "message", None) or str(exc)
     if message.startswith("error validating action params"):
@@ -176,7 +176,7 @@ def execute_error(connector_id: str, exc: BaseException) -> dict[str, Any]:
         "message": "an error occurred while running the action",
         "service_message": message,
         "retry": retry,
-        "errorSource": _error_source(exc),
+        "errorSource": error_source(exc),
     }
 
 

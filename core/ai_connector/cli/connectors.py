@@ -740,9 +740,19 @@ def serve(host: str, port: int, log_level: str) -> None:
 
     from ai_connector.api import create_app
     from ai_connector.api.auth import ensure_api_key_file
+    from ai_connector.host.service import ConnectorService
 
     settings = _settings()
     err = functools.partial(click.echo, err=True)
+
+    async def preflight() -> None:
+        # Open (and close) the service once before uvicorn starts: a broken configuration (an
+        # invalid preconfigured connector, an unusable key or database) is then one error line
+        # here, not a traceback from the server's startup.
+        svc = await ConnectorService.open(settings, registry=_load_registry())
+        await svc.aclose()
+
+    asyncio.run(preflight())
     if not settings.api_keys:
         key, path, created = ensure_api_key_file(Path(settings.home))
         settings = _with_api_keys(settings, {key: "all"})
