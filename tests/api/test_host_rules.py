@@ -74,8 +74,10 @@ async def test_a_type_missing_from_enabled_connector_types_is_a_403(open_client,
     assert (entry["enabled"], entry["enabled_in_config"], entry["enabled_in_license"]) == (False, False, True)
     resp = await client.post("/api/actions/connector", headers=ALL, json=connector_body(server))
     assert resp.status_code == 403
-    assert resp.json()["statusCode"] == 403
-    assert "is not enabled in the ai-connector config enabled_connector_types" in resp.json()["message"]
+    assert resp.json() == _forbidden(
+        'action type ".inference" (service "fake") is not enabled in the ai-connector config '
+        "enabled_connector_types"
+    )
 
 
 # --- allowed hosts ------------------------------------------------------------------------------
