@@ -15,7 +15,7 @@ import httpx
 from ai_connector.context import DEFAULT_TIMEOUT
 from ai_connector.urlpolicy import UrlPolicy
 
-__all__ = ["PolicyTransport", "build_client"]
+__all__ = ["HostClient", "PolicyTransport", "build_client"]
 
 
 class PolicyTransport(httpx.AsyncBaseTransport):
@@ -35,9 +35,35 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _no_cookies() -> http.cookiejar.CookieJar:
-    """A jar that accepts and returns no cookie (no domain is allowed)."""
-    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing: extracting from a response is a no-op (httpx would
+    otherwise build urllib request/response wrappers for every answer) and it is always empty."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep no cookie from `response`."""
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        """Add no cookie to `request`."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class HostClient(httpx.AsyncClient):
+    """The shared `httpx.AsyncClient`, with no cookie store (see the module docstring)."""
+
+    _no_cookies = _NoCookies(
+        http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    )
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """Always empty: the host keeps no cookies."""
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, value: object) -> None:
+        raise AttributeError("the host's shared client keeps no cookies")
 
 
 def build_client(
@@ -59,10 +85,9 @@ def build_client(
         inner = make_transport(transport, max_connections=max_connections)
     else:
         inner = transport
-    return httpx.AsyncClient(
+    return HostClient(
         transport=PolicyTransport(inner, policy or UrlPolicy()),
         timeout=timeout,
         follow_redirects=follow_redirects,
         max_redirects=5,
-        cookies=_no_cookies(),
     )

@@ -27,6 +27,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ai_connector.errors import ConfigValidationError, UnsupportedTaskError
+from ai_connector.runtime.schemacheck import compile_check
 from ai_connector.types import (
     ChatRequest,
     CompletionRequest,
@@ -170,6 +171,11 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(params_schema(name))
 
 
+@functools.cache
+def _quick_check(name: str) -> Any:
+    return compile_check(params_schema(name))
+
+
 def sub_action(name: str, provider: Provider, task_type: TaskType) -> SubAction:
     """The sub-action `name` for a connector of `provider` and `task_type`.
 
@@ -197,9 +203,12 @@ def sub_action(name: str, provider: Provider, task_type: TaskType) -> SubAction:
 def parse_params(spec: SubAction, params: Any) -> Any:
     """Validate `params` against the sub-action's schema and build the provider request.
 
-    Raises ConfigValidationError(what="params") listing every problem.
+    Raises ConfigValidationError(what="params") listing every problem. Valid params (the common
+    case) are recognised by a fast check; jsonschema runs only to explain a refusal.
     """
-    errors = schema_errors(_validator(spec.name), params)
-    if errors:
-        raise ConfigValidationError(errors, what=f"{spec.name} params")
+    quick = _quick_check(spec.name)
+    if quick is None or not quick(params):
+        errors = schema_errors(_validator(spec.name), params)
+        if errors:
+            raise ConfigValidationError(errors, what=f"{spec.name} params")
     return spec.to_request(params)

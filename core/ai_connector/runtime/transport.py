@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -102,7 +101,11 @@ def _body_error(exc: BaseException, request: httpx.Request) -> httpx.TransportEr
 
 
 class _AiohttpBody(httpx.AsyncByteStream):
-    """The response body as httpx reads it: aiohttp's bytes as they arrive, closed promptly."""
+    """The response body as httpx reads it: aiohttp's bytes as they arrive, closed promptly.
+
+    A plain async iterator, not an async generator: a generator left unfinished (a stream read up
+    to its `[DONE]`) would be finalised through the event loop's asyncgen hook, a task per body.
+    """
 
     __slots__ = ("_request", "_response")
 
@@ -110,16 +113,17 @@ class _AiohttpBody(httpx.AsyncByteStream):
         self._response = response
         self._request = request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        content = self._response.content
+    def __aiter__(self) -> _AiohttpBody:
+        return self
+
+    async def __anext__(self) -> bytes:
         try:
-            while True:
-                chunk = await content.readany()
-                if not chunk:
-                    return
-                yield chunk
+            chunk = await self._response.content.readany()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _body_error(exc, self._request) from None
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
     async def aclose(self) -> None:
         response = self._response
