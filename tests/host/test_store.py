@@ -193,3 +193,16 @@ def test_raw_rows_hold_ciphertext_secrets_and_plaintext_config(store):
     assert row.secrets.startswith("aic1.")
     assert CANARY not in row.secrets and KEY not in row.secrets
     assert store.key_ids_in_use() == {SecretCipher(KEY).primary_key_id: 1}
+
+
+def test_the_embedded_database_file_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    path = tmp_path / "home" / "connectors.db"
+    store = ConnectorStore.open(f"sqlite:///{path}")
+    try:
+        add(store)
+    finally:
+        store.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -174,7 +175,11 @@ class ConnectorStore:
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                path = Path(database).expanduser()
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                # Secrets are encrypted, but names, config and audit-worthy metadata are not: owner only.
+                # SQLite gives its -wal and -shm files the database file's permissions.
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             in_memory = not database or database == ":memory:"
             if in_memory:  # one shared connection, or each pooled connection sees its own empty database
                 engine = create_engine(
