@@ -80,7 +80,7 @@ def wait_http(url: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(url, timeout=1) as r:  # 127.0.0.1 only
                 if r.status < 500:
                     return
         except urllib.error.HTTPError as exc:
@@ -417,9 +417,8 @@ def report(results: list[Result]) -> None:
             None,
         )
 
-    print(
-        f"{'client':28} {'kind':6} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'1st ms':>7} {'x (a)':>6}"
-    )
+    head = f"{'client':28} {'kind':6} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'1st ms':>7}"
+    print(head + f" {'x (a)':>6}")
     for r in results:
         if r.requests == 0:
             print(f"{r.name:28} {r.note}")
@@ -472,9 +471,8 @@ def main() -> None:
                 serve, serve_base, note = start_serve(home)
             started = time.perf_counter()
             results = asyncio.run(run(args.seconds, home, base, serve_base, note))
-            print(
-                f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; measured in {time.perf_counter() - started:.0f}s"
-            )
+            took = time.perf_counter() - started
+            print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; measured in {took:.0f}s")
             report(results)
     finally:
         for proc in (serve, server):
