@@ -1,0 +1,56 @@
+"""End to end with the real OpenAI plugin against its wire-exact fake: the runtime's answers are
+Kibana's shapes whatever provider produced the stream."""
+
+from __future__ import annotations
+
+import pytest
+
+from ai_connector.manager import default_registry
+from ai_connector.runtime import Runtime, RuntimeSettings
+from ai_connector.testing import FakeServer
+from ai_connector.validation import validate_connector
+
+openai_testing = pytest.importorskip("ai_connector_openai.testing")
+
+
+def openai_connector(url: str) -> object:
+    provider_config, provider_secrets = openai_testing.connector(url)
+    doc = {
+        "name": "openai",
+        "connector_type_id": ".inference",
+        "config": {
+            "provider": "openai",
+            "taskType": "chat_completion",
+            "inferenceId": "openai-e2e",
+            "providerConfig": provider_config,
+        },
+        "secrets": {"providerSecrets": provider_secrets},
+    }
+    return validate_connector(doc, default_registry(), connector_id="e2e")
+
+
+async def test_openai_chat_aggregated_and_streamed(server: FakeServer, transport: str) -> None:
+    openai_testing.serve_chat(server, ["Hello", ", ", "world"], prompt_tokens=5, completion_tokens=3)
+    connector = openai_connector(server.url)
+    async with Runtime(default_registry(), RuntimeSettings(transport=transport)) as runtime:
+        answer = await runtime.execute(
+            connector, "unified_completion", {"body": {"messages": [{"role": "user", "content": "Hi"}]}}
+        )
+        chunks = [
+            c
+            async for c in runtime.stream(
+                connector, {"body": {"messages": [{"role": "user", "content": "Hi"}]}}
+            )
+        ]
+        result = await runtime.test(connector)
+    assert answer["object"] == "chat.completion"
+    assert answer["choices"][0]["message"]["content"] == "Hello, world"
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    assert answer["usage"] == {"completion_tokens": 3, "prompt_tokens": 5, "total_tokens": 8}
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert (
+        "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+        == "Hello, world"
+    )
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 8
+    assert result.ok
