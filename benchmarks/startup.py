@@ -50,7 +50,9 @@ def main() -> None:
     print(f"runs: {args.runs} each, alternating")
     print(f"baseline  python -c 'import httpx, pydantic, jsonschema, pluggy': median {m_base * 1000:7.1f} ms")
     print(f"ai-connector providers --json:                          median {m_ours * 1000:7.1f} ms")
-    print(f"  same, schema-check record off (full meta-schema check each start): median {m_full * 1000:7.1f} ms")
+    print(
+        f"  same, schema-check record off (full meta-schema check each start): median {m_full * 1000:7.1f} ms"
+    )
     print(f"ratio: {m_ours / m_base:.2f} (goal <= 1.3); with every schema re-checked: {m_full / m_base:.2f}")
 
 

@@ -20,9 +20,21 @@ def test_schemas_are_found_through_the_package() -> None:
 
 def test_wheel_layout(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w",
-         str(tmp_path), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     wheel = next(tmp_path.glob("ai_connector-*.whl"))
@@ -34,9 +46,11 @@ def test_wheel_layout(tmp_path: Path) -> None:
     assert "ai_connector/schemas/connector.schema.json" in names
     assert "ai_connector/schemas/provider-schema.meta.json" in names
     assert "ai_connector/py.typed" in names
-    entry_points = zipfile.ZipFile(wheel).read(
-        next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    ).decode()
+    entry_points = (
+        zipfile.ZipFile(wheel)
+        .read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
+        .decode()
+    )
     for provider in ("openai", "azureopenai", "amazonbedrock", "googlevertexai", "googleaistudio", "elastic"):
         assert f"{provider} = ai_connector_{provider}" in entry_points
     assert "ai-connector = ai_connector.cli:main" in entry_points
