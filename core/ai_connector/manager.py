@@ -31,6 +31,7 @@ __all__ = [
     "UnknownProviderError",
     "default_registry",
     "load_registry",
+    "provider_host_settings",
 ]
 
 ENTRY_POINT_GROUP = "ai_connector.providers"
@@ -276,3 +277,16 @@ def descriptor_task_types(provider: Provider) -> list[str]:
 def schema_dict(schema: Mapping[str, Any]) -> dict[str, Any]:
     """A frozen provider schema as a plain dict."""
     return thaw(schema)
+
+
+def provider_host_settings(
+    provider: Provider, configured: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The host's settings for `provider`: its declared environment variables, overridden by what the
+    host's configuration (`[provider_settings.<id>]`) says."""
+    env = os.environ if environ is None else environ
+    merged: dict[str, Any] = {
+        key: env[var] for key, var in provider.host_settings_env.items() if env.get(var, "").strip()
+    }
+    merged.update(configured or {})
+    return merged

@@ -371,6 +371,10 @@ class Provider:
     urls: UrlsFn | None = None
     """The URLs a connector will call (for the allowedHosts check at save), from its settings and
     the host's settings for this provider."""
+    host_settings_env: Mapping[str, str] = field(default_factory=dict)
+    """Host-level settings this provider reads from `ctx.host_settings`, each with the environment
+    variable that sets it (e.g. `{"url": "AI_CONNECTOR_ELASTICSEARCH_URL"}`); the host's config file
+    (`[provider_settings.<id>]`) wins over the environment."""
     on_save: SaveHookFn | None = None
     """Kibana's preSaveHook: called with `is_update` before a connector is stored; raising aborts the
     save (e.g. the elastic provider creates its Elasticsearch inference endpoint here)."""
@@ -404,6 +408,7 @@ class Provider:
             "task_settings_schemas",
             MappingProxyType({TaskType(k): _freeze(v) for k, v in self.task_settings_schemas.items()}),
         )
+        object.__setattr__(self, "host_settings_env", MappingProxyType(dict(self.host_settings_env)))
         object.__setattr__(
             self,
             "default_requests_per_minute",

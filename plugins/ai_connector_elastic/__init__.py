@@ -41,7 +41,9 @@ from ai_connector.plugin import (
     run_test,
 )
 from ai_connector_elastic.wire import (
+    API_KEY_ENV,
     PROVIDER_ID,
+    URL_ENV,
     es_error,
     es_headers,
     es_url,
@@ -348,6 +350,7 @@ PROVIDER = Provider(
     sparse_embedding=sparse_embedding,
     rerank=rerank,
     urls=_urls,
+    host_settings_env={"url": URL_ENV, "api_key": API_KEY_ENV},
     on_save=on_save,
     on_delete=on_delete,
     description="Models hosted by Elastic (EIS), reached through an Elasticsearch deployment.",

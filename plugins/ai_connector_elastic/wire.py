@@ -22,6 +22,7 @@ from ai_connector.plugin import (
 )
 
 __all__ = [
+    "API_KEY_ENV",
     "NO_URL_MESSAGE",
     "PROVIDER_ID",
     "URL_ENV",
@@ -40,6 +41,7 @@ __all__ = [
 
 PROVIDER_ID = "elastic"
 URL_ENV = "AI_CONNECTOR_ELASTICSEARCH_URL"
+API_KEY_ENV = "AI_CONNECTOR_ELASTICSEARCH_API_KEY"
 NO_URL_MESSAGE = (
     "elastic: no Elasticsearch URL is configured: set the host's Elasticsearch URL "
     f"({URL_ENV}) or the connector's `url` setting (providerConfig.url)"

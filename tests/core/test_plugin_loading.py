@@ -122,3 +122,27 @@ def test_unknown_provider_lookup_names_what_is_available(dists: Dists) -> None:
     dists.add("acme-llm", "acme", "acme_llm_plugin", plugin_source("acme"))
     with pytest.raises(LookupError, match=r"available: .*acme"):
         load_registry().get("nope")
+
+
+def test_host_settings_come_from_declared_env_vars_and_config_wins() -> None:
+    from ai_connector.manager import provider_host_settings
+    from ai_connector.plugin import ChatChunk, Provider, TaskType, TestResult
+
+    async def chat(e, r, c):
+        yield ChatChunk(content="x")
+
+    async def test(e, c):
+        return TestResult(ok=True, message="ok")
+
+    provider = Provider(
+        id="es",
+        name="ES",
+        task_types={TaskType.CHAT_COMPLETION},
+        settings_schema={"type": "object", "properties": {}},
+        chat_completion_stream=chat,
+        test=test,
+        host_settings_env={"url": "X_ES_URL", "api_key": "X_ES_KEY"},
+    )
+    env = {"X_ES_URL": "https://env.test", "X_ES_KEY": "  ", "OTHER": "1"}
+    assert provider_host_settings(provider, None, env) == {"url": "https://env.test"}
+    assert provider_host_settings(provider, {"url": "https://file.test"}, env) == {"url": "https://file.test"}
