@@ -51,6 +51,9 @@ def assert_no_secret(response: httpx.Response) -> None:
 
 
 def audit_lines(home: Path) -> list[dict[str, Any]]:
+    from ai_connector.host.audit import flush_audit_logs
+
+    flush_audit_logs()  # execute/get/list lines wait in a buffer (at most audit_flush_interval)
     path = home / "audit.log"
     if not path.exists():
         return []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -89,3 +92,77 @@ def test_a_failure_names_the_error_redacted_and_capped(tmp_path):
     assert first["error"]["message"].endswith("... [truncated]") and len(first["error"]["message"]) < 1100
     assert second["message"] == "Failed attempt to access a connector"
     assert "kibana" not in second and "connector" not in second
+
+
+# ---------------------------------------------------------------------------------------------
+# When lines reach the file
+
+
+def actions(path) -> list[str]:
+    if not path.exists():
+        return []
+    return [json.loads(line)["event"]["action"] for line in path.read_text().splitlines()]
+
+
+async def test_deferred_lines_are_written_by_a_worker_within_the_flush_interval(tmp_path):
+    path = tmp_path / "audit.log"
+    audit = AuditLog(path, flush_interval=0.1)
+    audit.log("connector_execute", connector_id="x", defer=True)
+    audit.log("connector_get", connector_id="x", defer=True)
+    assert actions(path) == []  # nothing written on the caller's path
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if actions(path):
+            break
+    assert actions(path) == ["connector_execute", "connector_get"]
+
+
+async def test_an_immediate_line_writes_the_buffered_ones_first_in_order(tmp_path):
+    path = tmp_path / "audit.log"
+    audit = AuditLog(path, flush_interval=60)
+    audit.log("connector_execute", connector_id="x", defer=True)
+    audit.log("connector_delete", connector_id="x", outcome="unknown", required=True)
+    assert actions(path) == ["connector_execute", "connector_delete"]
+
+
+async def test_a_full_buffer_close_and_flush_write_everything(tmp_path):
+    path = tmp_path / "audit.log"
+    audit = AuditLog(path, flush_interval=60, max_pending=3)
+    for _ in range(3):
+        audit.log("connector_execute", connector_id="x", defer=True)
+    assert len(actions(path)) == 3
+    audit.log("connector_find", connector_id="x", defer=True)
+    audit.flush()
+    audit.log("connector_get", connector_id="x", defer=True)
+    audit.close()
+    assert actions(path)[3:] == ["connector_find", "connector_get"]
+
+
+def test_without_an_event_loop_or_with_interval_0_lines_are_written_at_once(tmp_path):
+    path = tmp_path / "audit.log"
+    AuditLog(path, flush_interval=60).log("connector_execute", connector_id="x", defer=True)
+    assert actions(path) == ["connector_execute"]
+    path2 = tmp_path / "audit2.log"
+
+    async def logged() -> None:
+        AuditLog(path2, flush_interval=0).log("connector_execute", connector_id="x", defer=True)
+
+    asyncio.run(logged())
+    assert actions(path2) == ["connector_execute"]
+
+
+def test_buffered_lines_survive_an_exit_without_close(tmp_path):
+    # A host application that never closes its service still gets every line at interpreter exit.
+    path = tmp_path / "audit.log"
+    code = (
+        "import asyncio, pathlib\n"
+        "from ai_connector.host.audit import AuditLog\n"
+        f"audit = AuditLog(pathlib.Path({str(path)!r}), flush_interval=3600)\n"
+        "async def main():\n"
+        "    for _ in range(5):\n"
+        "        audit.log('connector_execute', connector_id='x', defer=True)\n"
+        "asyncio.run(main())\n"
+        "assert not pathlib.Path(audit.path).exists()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert actions(path) == ["connector_execute"] * 5

@@ -71,6 +71,8 @@ def test_every_name_is_read_from_the_environment(tmp_path):
         "AI_CONNECTOR_MAX_ATTEMPTS": "5",
         "AI_CONNECTOR_TRANSPORT": "httpx",
         "AI_CONNECTOR_AUDIT_LOG": "logs/audit.jsonl",
+        "AI_CONNECTOR_AUDIT_FLUSH_INTERVAL": "250ms",
+        "AI_CONNECTOR_REVALIDATE_INTERVAL": "0",
     }
     s = HostSettings.load(env=env)
     assert s.database_url == "postgresql+psycopg://u:p@db.example.com/conn"  # psycopg 3 driver
@@ -86,6 +88,21 @@ def test_every_name_is_read_from_the_environment(tmp_path):
     assert s.max_attempts == 5
     assert s.transport == "httpx"
     assert s.audit_log_path == tmp_path / "logs" / "audit.jsonl"
+    assert s.audit_flush_interval == 0.25
+    assert s.revalidate_interval == 0.0  # 0: read the row on every execute
+
+
+def test_how_stale_a_connector_and_how_late_an_audit_line_may_be(tmp_path):
+    s = HostSettings.load(env={"AI_CONNECTOR_HOME": str(tmp_path)})
+    assert (s.revalidate_interval, s.audit_flush_interval) == (1.0, 0.5)
+    for value in ("-1", "soon", "2h"):
+        with pytest.raises(SettingsError, match="AI_CONNECTOR_REVALIDATE_INTERVAL: must be"):
+            HostSettings.load(
+                env={"AI_CONNECTOR_HOME": str(tmp_path), "AI_CONNECTOR_REVALIDATE_INTERVAL": value}
+            )
+    write_toml(tmp_path, "revalidate_interval = 0\naudit_flush_interval = 2\n")
+    s = HostSettings.load(env={"AI_CONNECTOR_HOME": str(tmp_path)})
+    assert (s.revalidate_interval, s.audit_flush_interval) == (0.0, 2.0)
 
 
 def test_the_file_sets_everything_and_the_environment_wins(tmp_path):

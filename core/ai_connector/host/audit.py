@@ -8,14 +8,29 @@ type and the user; it never carries config values or secrets, and `error.message
 key (A7.3).
 
 If the log cannot be written, a mutation is refused (fails closed) and a read goes on with a warning.
+
+Buffering. Every event is recorded; what differs is when its line reaches the file:
+- `log()` writes at once (create, update, delete, test, denied writes): the line is in the file
+  before the call returns, after every line buffered before it, so the file keeps the order.
+- `log(..., defer=True)` (execute, get, list: the hot paths) appends the line to a buffer that is
+  written in one `write()` by a worker thread `flush_interval` seconds later, when `max_pending`
+  lines are waiting, before any immediate line, on `close()`, and at interpreter exit. With
+  `flush_interval=0`, or outside an event loop, deferred lines are written at once too.
+A normal shutdown (the service closed, or the interpreter exiting) loses nothing. A crash (SIGKILL,
+OOM kill, power loss) may lose the deferred lines of the last `flush_interval` seconds, at most
+`max_pending` of them; immediate lines are in the kernel's hands before the call returns (as before,
+there is no fsync per line, so a power loss may also lose what the OS had not yet written back).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +39,7 @@ from typing import Any
 from ai_connector.host.errors import HostError
 from ai_connector.redaction import Redactor
 
-__all__ = ["ACTIONS", "AuditLog"]
+__all__ = ["ACTIONS", "AuditLog", "flush_audit_logs"]
 
 log = logging.getLogger("ai_connector.host.audit")
 
@@ -39,15 +54,35 @@ ACTIONS: dict[str, tuple[tuple[str, str, str], str | None]] = {
     "connector_test": (("test", "testing", "tested"), None),
 }
 _MAX_ERROR_MESSAGE = 1000
+_LIVE: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
 class AuditLog:
-    """Appends audit events to a JSON-lines file (`None` path: events go to the logger only)."""
+    """Appends audit events to a JSON-lines file (`None` path: events go to the logger only).
 
-    def __init__(self, path: Path | None, *, connector_type: str = ".inference") -> None:
+    `flush_interval` (seconds) and `max_pending` bound how long and how many deferred lines wait in
+    memory (see the module docstring); `flush_interval=0` writes every line at once.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        connector_type: str = ".inference",
+        flush_interval: float = 0.0,
+        max_pending: int = 1000,
+    ) -> None:
         self.path = path
         self.connector_type = connector_type
-        self._lock = threading.Lock()
+        self.flush_interval = max(0.0, float(flush_interval))
+        self.max_pending = max(1, int(max_pending))
+        # Writes hold the file lock and take the buffer under it, so lines reach the file in the
+        # order they were logged; appending to the buffer never waits for a write.
+        self._file_lock = threading.Lock()
+        self._buffer_lock = threading.Lock()
+        self._pending: list[str] = []
+        self._timer: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
+        _LIVE.add(self)
 
     def event(
         self,
@@ -97,26 +132,101 @@ class AuditLog:
             event["error"] = {"code": code, "message": text}
         return event
 
-    def log(self, action: str, *, required: bool = False, **kwargs: Any) -> dict[str, Any]:
-        """Write one event; `required=True` (before a write) raises HostError if the log is unusable."""
+    def log(
+        self, action: str, *, required: bool = False, defer: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Record one event and return it.
+
+        `required=True` (before a write) raises HostError if the log is unusable. `defer=True`
+        lets the line wait in the buffer (for the hot read paths; never with `required`).
+        """
         event = self.event(action, **kwargs)
         line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
         if self.path is None:
             log.info("%s", line.rstrip())
             return event
+        if defer and not required and self.flush_interval > 0:
+            with self._buffer_lock:
+                self._pending.append(line)
+                waiting = len(self._pending)
+            if waiting >= self.max_pending:
+                self.flush()
+            else:
+                self._schedule()
+            return event
+        self._write([line], required=required)
+        return event
+
+    def _schedule(self) -> None:
+        """Arrange a flush `flush_interval` seconds from now on the running loop (once)."""
         try:
-            with self._lock:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a blocking caller): nothing would flush it later
+            self.flush()
+            return
+        timer = self._timer
+        if timer is not None and timer[0] is loop and not timer[1].cancelled():
+            return
+        self._timer = (loop, loop.call_later(self.flush_interval, self._flush_in_thread, loop))
+
+    def _flush_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if self._pending:
+            # The write happens in a worker thread: a slow disk never stalls the event loop.
+            try:
+                loop.run_in_executor(None, self.flush)
+            except RuntimeError:  # the loop's executor is shutting down
+                self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered line now (in one write). Safe from any thread."""
+        self._write([])
+
+    def close(self) -> None:
+        """Write what is buffered and stop the timer (call on the loop that logs, if any)."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer[1].cancel()
+        self.flush()
+
+    def _write(self, lines: list[str], *, required: bool = False) -> None:
+        if self.path is None:
+            return
+        with self._file_lock:
+            with self._buffer_lock:
+                if self._pending:
+                    lines, self._pending = self._pending + lines, []
+            if not lines:
+                return
+            try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 # O_APPEND: lines from several processes sharing the file never interleave.
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
-                    os.write(fd, line.encode("utf-8"))
+                    data = "".join(lines).encode("utf-8")
+                    while data:
+                        data = data[os.write(fd, data) :]
                 finally:
                     os.close(fd)
-        except OSError as exc:
-            if required:
-                raise HostError(
-                    f"the audit log {self.path} cannot be written ({exc.strerror}); the change was not made"
-                ) from None
-            log.warning("cannot write the audit log %s: %s", self.path, exc.strerror)
-        return event
+            except OSError as exc:
+                if required:
+                    raise HostError(
+                        f"the audit log {self.path} cannot be written ({exc.strerror}); "
+                        "the change was not made"
+                    ) from None
+                log.warning(
+                    "cannot write the audit log %s: %s (%d event(s) lost)",
+                    self.path,
+                    exc.strerror,
+                    len(lines),
+                )
+
+
+@atexit.register
+def flush_audit_logs() -> None:
+    """Write the buffered lines of every open audit log (runs at interpreter exit)."""
+    for audit in list(_LIVE):
+        try:
+            audit.flush()
+        except Exception:  # at exit, one broken log must not stop the others
+            log.exception("flushing the audit log %s failed", audit.path)

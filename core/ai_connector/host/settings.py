@@ -98,6 +98,8 @@ ENV_VARS: Mapping[str, str] = {
     "max_attempts": "AI_CONNECTOR_MAX_ATTEMPTS",
     "transport": "AI_CONNECTOR_TRANSPORT",
     "audit_log_path": "AI_CONNECTOR_AUDIT_LOG",
+    "audit_flush_interval": "AI_CONNECTOR_AUDIT_FLUSH_INTERVAL",
+    "revalidate_interval": "AI_CONNECTOR_REVALIDATE_INTERVAL",
 }
 _FILE_ONLY = ("preconfigured", "provider_settings")
 
@@ -131,6 +133,12 @@ class HostSettings:
     preconfigured: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     provider_settings: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     audit_log_path: Path = Path(AUDIT_FILE_NAME)
+    # How long execute/get/list audit lines may wait in memory before they are written (0: written
+    # before the call returns). Creates, updates, deletes and tests are always written at once.
+    audit_flush_interval: float = 0.5
+    # How long a host may run a saved connector from its in-memory state before checking the
+    # stored row again (0: check on every execute). Bounds how stale another host's change can be.
+    revalidate_interval: float = 1.0
 
     # ------------------------------------------------------------------------------------------
 
@@ -188,6 +196,9 @@ class HostSettings:
             raise SettingsError(
                 f"{ENV_VARS['license']} must be one of {', '.join(LICENSE_TYPES)} (got {self.license!r})"
             )
+        for name in ("audit_flush_interval", "revalidate_interval"):
+            if not 0 <= getattr(self, name) <= 3600:
+                raise SettingsError(f"{ENV_VARS[name]} must be from 0 to 3600 seconds")
         if not self.embedded and not self.encryption_key:
             raise SettingsError(
                 f"{ENV_VARS['encryption_key']} is required when {ENV_VARS['database_url']} selects a "
@@ -409,6 +420,22 @@ def _parse_duration(value: Any) -> float:
     return seconds
 
 
+def _parse_interval(value: Any) -> float:
+    """A duration that may be 0 (which turns the delay off), at most an hour."""
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if (match is not None and float(match.group(1)) == 0) or (
+        isinstance(value, int | float) and not isinstance(value, bool) and value == 0
+    ):
+        return 0.0
+    try:
+        seconds = _parse_duration(value)
+    except ValueError:
+        raise ValueError("must be a duration of 0 or more, such as 0, 1, 250ms or 2s") from None
+    if seconds > 3600:
+        raise ValueError("must be at most an hour")
+    return seconds
+
+
 def _parse_attempts(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be an integer from 1 to 10")
@@ -477,6 +504,8 @@ _PARSERS: dict[str, Any] = {
     "max_attempts": _parse_attempts,
     "transport": _parse_transport,
     "audit_log_path": _parse_path,
+    "audit_flush_interval": _parse_interval,
+    "revalidate_interval": _parse_interval,
     "preconfigured": _parse_preconfigured,
     "provider_settings": _parse_provider_settings,
 }
