@@ -31,6 +31,7 @@ HELLO = {"body": {"messages": [{"role": "user", "content": "Hello world"}]}}
 
 
 def audit_lines(service: ConnectorService) -> list[dict[str, Any]]:
+    service.audit.flush()  # execute/get/list lines wait in a buffer (at most audit_flush_interval)
     path = service.settings.audit_log_path
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
@@ -845,6 +846,22 @@ async def test_no_secret_reaches_any_file_in_the_data_directory(service, fake_se
         "connector_execute",
         "connector_test",
     } <= set(events)
+
+
+async def test_execute_lines_wait_in_the_buffer_and_closing_writes_them(service, fake_server):
+    await service.create(body(fake_server.url), connector_id="c1", user="alice")
+    await service.execute("c1", "unified_completion", HELLO, user="bob")
+    path = service.settings.audit_log_path
+    written = [json.loads(line)["event"]["action"] for line in path.read_text().splitlines()]
+    assert written == ["connector_create", "connector_create"]  # no write on the execute's path
+    await service.aclose()
+    written = [json.loads(line) for line in path.read_text().splitlines()]
+    assert written[-1]["event"] == {
+        "action": "connector_execute",
+        "category": ["database"],
+        "outcome": "success",
+    }
+    assert written[-1]["user"] == {"name": "bob"}
 
 
 async def test_mutations_fail_closed_when_the_audit_log_cannot_be_written(service, fake_server, tmp_path):

@@ -15,6 +15,23 @@ Where this differs from Kibana, on purpose:
   `taskType` or `inferenceId` (the connector owns that inference endpoint) with a 400;
 - a test or execution whose stored secrets cannot be decrypted answers with a typed, actionable
   failure (TestResult / `status: "error"`) instead of Kibana's generic 500 (A2.6, B3.2).
+
+Running a saved connector, and how fresh it is. `execute` and `stream` keep, per connector id, the
+ready-to-run state built from the stored row (decrypted secrets, validated connector, redactor),
+keyed by what it was built from: the row's `version`, name, type, config and secrets ciphertext.
+- This host's own create/update/delete/rotate drops the state: the next execute reads the row.
+- Another host sharing the store (or a CLI on the same SQLite file) may change the row at any time.
+  The state is used without a query for at most `revalidate_interval` seconds (host setting
+  `AI_CONNECTOR_REVALIDATE_INTERVAL`, default 1 s) after the query that confirmed it; then one
+  execute re-reads the row (concurrent executes of that connector share the query) and rebuilds the
+  state only if the row changed. So an execute that starts at time t runs the connector as stored
+  at some moment no earlier than t - revalidate_interval: another host's update is used, and its
+  delete makes execute answer 404, within that bound. `0` re-reads the row on every execute.
+  Kibana itself reads the saved object on every execute; the bound is the price of not doing so.
+- The license and `enabled_connector_types` gates and the allowedHosts check run on every call.
+- A failing read (database down) fails the execute, as before; nothing stale is used past the bound.
+The state holds decrypted secrets in memory only (as each call did before), at most
+`_READY_MAX` connectors, least recently checked dropped first.
 """
 
 from __future__ import annotations
@@ -22,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -95,6 +113,7 @@ SUPPORTED_FEATURE_IDS = (
 _UPDATE_KEYS = frozenset({"name", "config", "secrets"})
 _FIXED_CONFIG = (("provider", "Service"), ("taskType", "Task type"), ("inferenceId", "Inference Endpoint ID"))
 _RUNNING_ERROR = "an error occurred while running the action"
+_READY_MAX = 4096  # saved connectors whose ready-to-run state a host keeps
 
 T = TypeVar("T")
 
@@ -111,6 +130,22 @@ class PreconfiguredConnector:
     def name(self) -> str:
         """Its display name."""
         return self.connector.name
+
+
+@dataclass(slots=True)
+class _Ready:
+    """A saved connector ready to run, built from one stored state of its row."""
+
+    row: tuple[Any, ...]  # (version, name, type, secrets token, config): what it was built from
+    name: str
+    provider_id: str | None  # for the gates, which run on every call
+    runnable: ValidatedConnector | HostError  # or the typed reason it cannot run
+    redact: Redactor
+    checked_at: float  # monotonic time of the query that last confirmed `row`
+
+
+def _row_key(record: StoredConnector) -> tuple[Any, ...]:
+    return (record.version, record.name, record.connector_type_id, record.secrets, record.config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,6 +234,13 @@ class ConnectorService:
         self.unknown_key_ids: dict[str, int] = {}
         self._owns_runtime = owns_runtime
         self._closed = False
+        # Ready-to-run states (see the module docstring) and the row reads in flight, per id.
+        self._ready: dict[str, _Ready] = {}
+        self._reading: dict[str, tuple[float, asyncio.Future[_Ready]]] = {}
+        self._generation = 0  # bumped when this host changes a row: reads begun before are not kept
+        self._preconfigured_redactors = {
+            cid: self._redactor(pc.connector) for cid, pc in self.preconfigured.items()
+        }
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -244,7 +286,11 @@ class ConnectorService:
             runtime=runtime,
             store=store,
             cipher=cipher,
-            audit=AuditLog(settings.audit_log_path, connector_type=CONNECTOR_TYPE_ID),
+            audit=AuditLog(
+                settings.audit_log_path,
+                connector_type=CONNECTOR_TYPE_ID,
+                flush_interval=settings.audit_flush_interval,
+            ),
             license_state=license_state or LicenseState(settings.license),
             preconfigured=preconfigured,
             owns_runtime=owns_runtime,
@@ -274,9 +320,13 @@ class ConnectorService:
         if self._closed:
             return
         self._closed = True
-        if self._owns_runtime:
-            await self.runtime.aclose()
-        await asyncio.to_thread(self.store.close)
+        self._forget()
+        try:
+            if self._owns_runtime:
+                await self.runtime.aclose()
+            await asyncio.to_thread(self.store.close)
+        finally:
+            self.audit.close()
 
     async def __aenter__(self) -> ConnectorService:
         return self
@@ -396,11 +446,24 @@ class ConnectorService:
             raise BadRequestError(f"the {validated.provider.name} save hook failed: {text}") from None
 
     def _audit_failure(
-        self, action: str, connector_id: str | None, exc: BaseException, user: str | None, redact: Redactor
+        self,
+        action: str,
+        connector_id: str | None,
+        exc: BaseException,
+        user: str | None,
+        redact: Redactor,
+        *,
+        defer: bool = False,
     ) -> None:
         code = type(exc).__name__
         self.audit.log(
-            action, connector_id=connector_id, error=exc, error_code=code, user=user, redact=redact
+            action,
+            connector_id=connector_id,
+            error=exc,
+            error_code=code,
+            user=user,
+            redact=redact,
+            defer=defer,
         )
 
     async def _record(self, connector_id: str) -> StoredConnector:
@@ -495,15 +558,18 @@ class ConnectorService:
             hook_ran = validated
             self.audit.log("connector_create", connector_id=cid, outcome="unknown", user=user, required=True)
             token = self._encrypt(cid, validated)
-            record = await asyncio.to_thread(
-                self.store.insert,
-                cid,
-                name=validated.name,
-                connector_type_id=CONNECTOR_TYPE_ID,
-                config=validated.config,
-                secrets=token,
-                user=user,
-            )
+            try:
+                record = await asyncio.to_thread(
+                    self.store.insert,
+                    cid,
+                    name=validated.name,
+                    connector_type_id=CONNECTOR_TYPE_ID,
+                    config=validated.config,
+                    secrets=token,
+                    user=user,
+                )
+            finally:
+                self._forget(cid)
         except BaseException as exc:
             self._audit_failure("connector_create", cid, exc, user, redact)
             if hook_ran is not None:
@@ -526,9 +592,9 @@ class ConnectorService:
                 missing = await asyncio.to_thread(self._is_missing_secrets, record)
                 response = self._saved_response(record, missing=missing)
         except BaseException as exc:
-            self._audit_failure("connector_get", connector_id, exc, user, Redactor())
+            self._audit_failure("connector_get", connector_id, exc, user, Redactor(), defer=True)
             raise
-        self.audit.log("connector_get", connector_id=connector_id, user=user)
+        self.audit.log("connector_get", connector_id=connector_id, user=user, defer=True)
         return response
 
     async def list(self, *, user: str | None = None) -> list[dict[str, Any]]:
@@ -544,10 +610,10 @@ class ConnectorService:
 
             saved = await asyncio.to_thread(responses)
         except BaseException as exc:
-            self._audit_failure("connector_find", None, exc, user, Redactor())
+            self._audit_failure("connector_find", None, exc, user, Redactor(), defer=True)
             raise
         for r in records:
-            self.audit.log("connector_find", connector_id=r.id, user=user)
+            self.audit.log("connector_find", connector_id=r.id, user=user, defer=True)
         merged = saved + [
             self._preconfigured_response(pc, listing=True) for pc in self.preconfigured.values()
         ]
@@ -647,15 +713,18 @@ class ConnectorService:
                 "connector_update", connector_id=connector_id, outcome="unknown", user=user, required=True
             )
             token = self._encrypt(connector_id, validated)
-            updated = await asyncio.to_thread(
-                self.store.update,
-                connector_id,
-                expected_version=version,
-                name=validated.name,
-                config=validated.config,
-                secrets=token,
-                user=user,
-            )
+            try:
+                updated = await asyncio.to_thread(
+                    self.store.update,
+                    connector_id,
+                    expected_version=version,
+                    name=validated.name,
+                    config=validated.config,
+                    secrets=token,
+                    user=user,
+                )
+            finally:
+                self._forget(connector_id)  # the next execute reads the row this update wrote
         except BaseException as exc:
             self._audit_failure("connector_update", connector_id, exc, user, redact)
             raise
@@ -680,7 +749,10 @@ class ConnectorService:
             self.audit.log(
                 "connector_delete", connector_id=connector_id, outcome="unknown", user=user, required=True
             )
-            await asyncio.to_thread(self.store.delete, connector_id, expected_version=version)
+            try:
+                await asyncio.to_thread(self.store.delete, connector_id, expected_version=version)
+            finally:
+                self._forget(connector_id)
         except BaseException as exc:
             self._audit_failure("connector_delete", connector_id, exc, user, Redactor())
             raise
@@ -828,20 +900,82 @@ class ConnectorService:
 
     # -- execute ---------------------------------------------------------------------------------
 
-    async def _runnable(self, connector_id: str) -> tuple[str, ValidatedConnector | HostError]:
-        """(name, connector or the typed reason it cannot run). NotFoundError and gates raise."""
+    async def _runnable(self, connector_id: str) -> tuple[str, ValidatedConnector | HostError, Redactor]:
+        """(name, connector or the typed reason it cannot run, its redactor). NotFoundError and the
+        gates raise. A saved connector comes from its ready-to-run state: no thread hop and no
+        decryption while that state is fresh (see the module docstring)."""
         pc = self.preconfigured.get(connector_id)
         if pc is not None:
             self._gate(pc.connector.provider.id)
-            return pc.name, pc.connector
-        record = await self._record(connector_id)
-        self._gate(record.config.get("provider"))
+            return pc.name, pc.connector, self._preconfigured_redactors[connector_id]
+        ready = self._ready.get(connector_id)
+        if ready is None or time.monotonic() - ready.checked_at >= self.settings.revalidate_interval:
+            ready = await self._read_ready(connector_id)
+        self._gate(ready.provider_id)
+        return ready.name, ready.runnable, ready.redact
+
+    async def _read_ready(self, connector_id: str) -> _Ready:
+        """Read the row (in a worker thread) and rebuild the state if the row changed.
+
+        Concurrent callers share a read that began within `revalidate_interval` (so never with 0).
+        """
+        now = time.monotonic()
+        reading = self._reading.get(connector_id)
+        if reading is not None and now - reading[0] <= self.settings.revalidate_interval:
+            return await asyncio.shield(reading[1])
+        task = asyncio.ensure_future(self._load_ready(connector_id, now))
+        task.add_done_callback(_retrieve)  # a read nobody waits for any more must not warn
+        self._reading[connector_id] = (now, task)
+        return await asyncio.shield(task)
+
+    async def _load_ready(self, connector_id: str, started: float) -> _Ready:
+        generation = self._generation
+        known = self._ready.get(connector_id)
         try:
-            return record.name, await asyncio.to_thread(self._resolve, record)
+            ready = await asyncio.to_thread(self._build_ready, connector_id, known, started)
+        except BaseException:
+            if self._generation == generation:
+                self._ready.pop(connector_id, None)
+            raise
+        finally:
+            reading = self._reading.get(connector_id)
+            if reading is not None and reading[0] == started:
+                del self._reading[connector_id]
+        # A row this host changed while the read ran: the read may predate the change, so it is
+        # used by the calls that waited for it (they began before the change returned) but not kept.
+        if self._generation == generation and not self._closed:
+            self._ready.pop(connector_id, None)  # re-inserted last: the least recently checked go first
+            self._ready[connector_id] = ready
+            while len(self._ready) > _READY_MAX:
+                del self._ready[next(iter(self._ready))]
+        return ready
+
+    def _build_ready(self, connector_id: str, known: _Ready | None, started: float) -> _Ready:
+        """In a worker thread: the stored row, and the state built from it (reused if unchanged)."""
+        record = self.store.require(connector_id)  # NotFoundError: deleted, here or by another host
+        key = _row_key(record)
+        if known is not None and known.row == key:
+            return _Ready(key, known.name, known.provider_id, known.runnable, known.redact, started)
+        provider_id = record.config.get("provider")
+        runnable: ValidatedConnector | HostError
+        try:
+            runnable = self._resolve(record)
+            redact = self._redactor(runnable)
         except HostError as exc:
             if isinstance(exc, DecryptionError):
                 log.warning("connector %s: %s", connector_id, exc.message)
-            return record.name, exc
+            runnable, redact = exc, Redactor()
+        return _Ready(key, record.name, provider_id, runnable, redact, started)
+
+    def _forget(self, connector_id: str | None = None) -> None:
+        """Drop ready-to-run state after this host changed a row (`None`: every row)."""
+        self._generation += 1
+        if connector_id is None:
+            self._ready.clear()
+            self._reading.clear()
+        else:
+            self._ready.pop(connector_id, None)
+            self._reading.pop(connector_id, None)
 
     async def execute(
         self,
@@ -858,17 +992,14 @@ class ConnectorService:
         "errorSource"}` (params errors have no `service_message`, as in Kibana). Raises only for an
         unknown connector (404) and the license/enabled gates (403).
         """
-        redact = Redactor()
         try:
-            name, runnable = await self._runnable(connector_id)
+            name, runnable, redact = await self._runnable(connector_id)
         except BaseException as exc:
-            self._audit_failure("connector_execute", connector_id, exc, user, redact)
+            self._audit_failure("connector_execute", connector_id, exc, user, Redactor(), defer=True)
             raise
-        if isinstance(runnable, ValidatedConnector):
-            redact = self._redactor(runnable)
         outcome = await self._execute(connector_id, name, runnable, sub_action, params, redact)
         if outcome["status"] == "ok":
-            self.audit.log("connector_execute", connector_id=connector_id, user=user)
+            self.audit.log("connector_execute", connector_id=connector_id, user=user, defer=True)
         else:
             self.audit.log(
                 "connector_execute",
@@ -877,6 +1008,7 @@ class ConnectorService:
                 error_code=outcome.pop("_code"),
                 error_message=outcome.get("service_message") or outcome["message"],
                 redact=redact,
+                defer=True,
             )
         return outcome
 
@@ -1002,10 +1134,10 @@ class ConnectorService:
     ) -> AsyncIterator[dict[str, Any]]:
         redact = Redactor()
         try:
-            _name, runnable = await self._runnable(connector_id)
+            _name, runnable, redactor = await self._runnable(connector_id)
             if isinstance(runnable, HostError):
-                raise runnable
-            redact = self._redactor(runnable)
+                raise runnable.with_traceback(None)  # kept with the state: no traceback piles up
+            redact = redactor
             self._check_hosts(runnable)
             if params is not None and not isinstance(params, Mapping):
                 raise BadRequestError("error validating action params: [subActionParams]: expected an object")
@@ -1017,7 +1149,7 @@ class ConnectorService:
             except UnsupportedTaskError as exc:
                 raise BadRequestError(str(exc)) from None
         except BaseException as exc:
-            self._audit_failure("connector_execute", connector_id, exc, user, redact)
+            self._audit_failure("connector_execute", connector_id, exc, user, redact, defer=True)
             raise
         try:
             if first is not None:
@@ -1033,13 +1165,14 @@ class ConnectorService:
                 user=user,
                 error_code="StreamCancelled",
                 error_message="the client closed the stream",
+                defer=True,
             )
             raise
         except BaseException as exc:
             await _aclose(chunks)
-            self._audit_failure("connector_execute", connector_id, exc, user, redact)
+            self._audit_failure("connector_execute", connector_id, exc, user, redact, defer=True)
             raise
-        self.audit.log("connector_execute", connector_id=connector_id, user=user)
+        self.audit.log("connector_execute", connector_id=connector_id, user=user, defer=True)
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -1052,7 +1185,10 @@ class ConnectorService:
         capped at 10,000 as in Kibana.
         """
         batch_size = max(1, min(int(batch_size), 10_000))
-        result = await asyncio.to_thread(self._rotate, batch_size)
+        try:
+            result = await asyncio.to_thread(self._rotate, batch_size)
+        finally:
+            self._forget()
         self.unknown_key_ids = {}
         await asyncio.to_thread(self._check_keys)
         return result
@@ -1113,6 +1249,12 @@ class ConnectorService:
                 "is_deprecated": False,
             }
         ]
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a finished task's exception as seen (its waiters may all have been cancelled)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _aclose(iterator: Any) -> None:
