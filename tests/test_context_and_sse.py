@@ -135,3 +135,147 @@ async def test_run_test_maps_errors_to_failure_kinds() -> None:
     }
     assert (await run_test(misconfigured)).failure.value == "config"
     assert (await run_test(fine)).ok
+
+
+# -- the direct path (CallContext sends without AsyncClient.send) agrees with httpx's client ---------
+
+
+class _Recorder(httpx.AsyncBaseTransport):
+    """Records the requests it is handed; answers each with an empty 200 (or `answers`, in order)."""
+
+    def __init__(self, answers: list[httpx.Response] | None = None) -> None:
+        self.requests: list[httpx.Request] = []
+        self.answers = answers or []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.answers:
+            return self.answers.pop(0)
+        return httpx.Response(200, content=b"ok")
+
+
+_BUILD_CASES = [
+    ("POST", "http://h.test/v1/chat", {"json": {"a": "é", "b": [1, 2.5, None]}, "headers": {"x-k": "v"}}),
+    ("POST", "http://h.test/v1/chat", {"json": {}, "headers": {"User-Agent": "mine", "content-type": "x/y"}}),
+    ("POST", "https://h.test:8443/p?keep=1", {"content": b"raw"}),
+    ("POST", "https://h.test/p", {"content": "text ü"}),
+    ("POST", "https://h.test/p", {}),
+    ("PUT", "https://h.test/p", {"headers": {"Content-Length": "0"}}),
+    ("GET", "https://h.test/p?a=1", {"params": {"alt": "sse", "x": "a b"}}),
+    ("GET", "http://[::1]:8080/p", {"headers": {"Host": "other", "ACCEPT": "text/event-stream"}}),
+    ("DELETE", "https://h.test/p", {"timeout": 3.5}),
+    ("patch", "https://h.test/p", {"content": b"", "timeout": httpx.Timeout(1.0, read=9.0)}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "kwargs"), _BUILD_CASES)
+async def test_direct_requests_are_built_as_the_client_builds_them(
+    method: str, url: str, kwargs: dict[str, object]
+) -> None:
+    recorder = _Recorder()
+    async with build_client(transport=recorder) as client:
+        ctx = CallContext(client=client, provider_id="t", timeout=httpx.Timeout(7.0, connect=2.0))
+        resp = await ctx.request(method, url, **kwargs)  # type: ignore[arg-type]
+        expected = client.build_request(method, url, **{"timeout": ctx.timeout, **kwargs})  # type: ignore[arg-type]
+    (sent,) = recorder.requests
+    assert resp.request is sent and resp.content == b"ok"
+    assert (sent.method, str(sent.url), sent.headers.raw) == (
+        expected.method,
+        str(expected.url),
+        expected.headers.raw,
+    )
+    assert sent.content == expected.read() and sent.extensions == expected.extensions
+
+
+def _redirect_cases() -> list[tuple[str, int, str]]:
+    locations = [
+        "/next",
+        "next?q=1",
+        "http://h.test/same",
+        "http://h.test:81/port",
+        "https://h.test/upgrade",
+        "https://other.test/away",
+        "https:///hostless",
+    ]
+    return [
+        (method, status, location)
+        for method in ("GET", "POST", "HEAD", "PUT")
+        for status in (301, 302, 303, 307, 308)
+        for location in locations
+    ]
+
+
+@pytest.mark.parametrize(("method", "status", "location"), _redirect_cases())
+def test_redirect_hops_are_built_as_httpx_builds_them(method: str, status: int, location: str) -> None:
+    from ai_connector.context import _redirect_request
+
+    client = httpx.AsyncClient()
+    request = client.build_request(
+        method,
+        "http://h.test/start#frag",
+        content=b"body" if method in ("POST", "PUT") else None,
+        headers={"Authorization": "Bearer x", "Cookie": "a=1"},
+    )
+    response = httpx.Response(status, headers={"Location": location}, request=request)
+    ours = _redirect_request(request, response)
+    theirs = client._build_redirect_request(request, response)
+    assert (ours.method, str(ours.url), ours.headers.raw) == (
+        theirs.method,
+        str(theirs.url),
+        theirs.headers.raw,
+    )
+    assert ours.read() == theirs.read() and ours.extensions == theirs.extensions
+    assert (ours.stream is request.stream) == (theirs.stream is request.stream)
+
+
+async def test_direct_path_follows_redirects_checks_every_hop_and_stops_after_five() -> None:
+    def hop(status: int, location: str) -> httpx.Response:
+        return httpx.Response(status, headers={"Location": location}, content=b"moved")
+
+    policy = UrlPolicy(["h.test"])
+    answers = [hop(307, "/b"), hop(303, "http://h.test/c"), httpx.Response(200, content=b"done")]
+    recorder = _Recorder(answers)
+    async with build_client(policy, transport=recorder) as client:
+        ctx = CallContext(client=client, provider_id="t", url_policy=policy)
+        async with ctx.stream("POST", "http://h.test/a", json={"x": 1}) as resp:
+            body = b"".join([c async for c in ctx.iter_bytes(resp)])
+        assert body == b"done" and [r.status_code for r in resp.history] == [307, 303]
+        assert [(r.method, r.url.path) for r in recorder.requests] == [
+            ("POST", "/a"),
+            ("POST", "/b"),
+            ("GET", "/c"),
+        ]
+        assert recorder.requests[1].read() == b'{"x":1}' and resp.request is recorder.requests[2]
+
+        recorder.requests.clear()
+        recorder.answers = [hop(302, "http://evil.test/steal")]
+        with pytest.raises(HostNotAllowedError, match=r"evil\.test"):
+            await ctx.request("GET", "http://h.test/a")
+        assert len(recorder.requests) == 1
+
+        recorder.requests.clear()
+        recorder.answers = [hop(302, f"/r{i}") for i in range(7)]
+        with pytest.raises(UnreachableError, match="redirects"):
+            await ctx.request("GET", "http://h.test/r")
+        assert len(recorder.requests) == 6  # the request and five hops, as httpx's max_redirects=5
+
+
+async def test_clients_the_direct_path_does_not_cover_still_work(server: FakeServer) -> None:
+    server.add("GET", "/who", FakeResponse.json({"ok": True}))
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async with build_client() as client:
+        client.event_hooks = {"request": [hook], "response": []}
+        ctx = CallContext(client=client, provider_id="t")
+        assert (await ctx.request("GET", server.url + "/who")).json() == {"ok": True}
+        user = server.url.replace("http://", "http://u:p@")
+        await ctx.request("GET", user + "/who")
+    assert seen == ["/who", "/who"]
+    assert server.last.headers["authorization"].startswith("Basic ")
+    async with httpx.AsyncClient() as plain:
+        ctx = CallContext(client=plain, provider_id="t")
+        async with ctx.stream("GET", server.url + "/who") as resp:
+            assert b"".join([c async for c in ctx.iter_bytes(resp)]) == b'{"ok": true}'

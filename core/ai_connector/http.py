@@ -9,6 +9,7 @@ connector, and one service's cookie must never reach another's request.
 from __future__ import annotations
 
 import http.cookiejar
+from typing import Any
 
 import httpx
 
@@ -50,11 +51,27 @@ class _NoCookies(httpx.Cookies):
 
 
 class HostClient(httpx.AsyncClient):
-    """The shared `httpx.AsyncClient`, with no cookie store (see the module docstring)."""
+    """The shared `httpx.AsyncClient`, with no cookie store (see the module docstring).
+
+    `CallContext` sends through `direct_transport()` rather than `send()` (see `ai_connector.context`).
+    """
 
     _no_cookies = _NoCookies(
         http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     )
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self.host_transport = transport
+
+    def direct_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The transport a request may be handed to without `send()`: the one the client was built
+        with, while nothing `send()` would add applies (no auth, event hooks or default query
+        params; with an explicit transport httpx mounts no proxies); None otherwise."""
+        hooks = self.event_hooks
+        if self.auth is not None or self.params or hooks["request"] or hooks["response"]:
+            return None
+        return self.host_transport
 
     @property
     def cookies(self) -> httpx.Cookies:

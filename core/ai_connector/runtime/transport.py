@@ -46,6 +46,7 @@ TRANSPORT_ENV = "AI_CONNECTOR_TRANSPORT"  # overrides "auto" (used to run the su
 
 _TIMEOUT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ServerTimeoutError, asyncio.TimeoutError)
 _CONNECT_TIMEOUT: type[BaseException] = getattr(aiohttp, "ConnectionTimeoutError", asyncio.TimeoutError)
+_HTTP_VERSIONS = {aiohttp.HttpVersion11: b"HTTP/1.1", aiohttp.HttpVersion10: b"HTTP/1.0"}
 
 
 def resolve(name: str | None) -> str:
@@ -191,10 +192,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:
             body = await request.aread()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        url = self._url(request.url)
         try:
             response = await session.request(
                 request.method,
-                URL(str(request.url), encoded=True),
+                url,
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
@@ -202,17 +204,24 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _request_error(exc, request) from None
+        version = response.version
         return httpx.Response(
             response.status,
-            headers=list(response.raw_headers),
+            headers=response.raw_headers,
             stream=_AiohttpBody(response, request),
             extensions={
-                "http_version": f"HTTP/{response.version.major}.{response.version.minor}".encode()
-                if response.version
-                else b"HTTP/1.1",
+                "http_version": _HTTP_VERSIONS.get(version)
+                or (f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1"),
                 "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
             },
         )
+
+    @staticmethod
+    def _url(url: httpx.URL) -> URL:
+        """aiohttp's URL for `url`, as encoded, without credentials (httpx sends those, when it does,
+        as an Authorization header, and aiohttp refuses a request that has both)."""
+        out = URL(str(url), encoded=True)
+        return out.with_user(None) if url.userinfo else out
 
     async def aclose(self) -> None:
         """Close the session (and its pooled connections) when it belongs to the running loop."""
