@@ -4,10 +4,17 @@
 (or no argument: settings from the environment) opens one on startup and closes it on shutdown.
 Authentication and the CSRF header are checked by an ASGI middleware before any body is parsed,
 so an anonymous caller learns nothing, not even whether its JSON was valid.
+
+`_execute`, the one hot route, is answered by a second ASGI layer (ExecuteFastPath) when its body
+is well formed, without FastAPI's routing, dependency solving and response-model validation; the
+FastAPI route stays for the OpenAPI document and answers every other body with its exact 400s.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,19 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ai_connector
-from ai_connector.api.auth import ApiKeyAuth, require_xsrf
+from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
-from ai_connector.api.routes import router
+from ai_connector.api.routes import execute_response, router
 
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
     from ai_connector.host.settings import HostSettings
     from ai_connector.manager import ProviderRegistry
 
-__all__ = ["PROTECTED_PREFIXES", "create_app"]
+__all__ = ["PROTECTED_PREFIXES", "ExecuteFastPath", "create_app"]
+
+log = logging.getLogger("ai_connector.api")
 
 # Everything under these needs an API key; the web page and the OpenAPI document do not.
 PROTECTED_PREFIXES = ("/api/actions", "/internal/")
@@ -57,6 +66,92 @@ class AuthMiddleware:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+# The `_execute` route's path, as Starlette matches `{id}` (a str convertor: `[^/]+`).
+_EXECUTE_PATH = re.compile(r"/api/actions/connector/([^/]+)/_execute")
+
+
+class ExecuteFastPath:
+    """Answers a well-formed `POST /api/actions/connector/{id}/_execute` directly.
+
+    Runs after AuthMiddleware (the caller is authenticated and the kbn-xsrf header checked). It
+    reads the body and, when it is a JSON object `{"params": {...}}` sent as JSON, calls the same
+    `execute_response` the FastAPI route calls, rendering errors with the same `response_for`.
+    Anything else (another route, an odd body or content type, a service not yet open, a mounted
+    app) goes to FastAPI with the body replayed, so every refusal keeps its exact text.
+    """
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        match = _EXECUTE_PATH.fullmatch(scope["path"])
+        who = scope.get("state", {}).get("principal")
+        svc = getattr(self.api.state, "service", None)
+        if match is None or not isinstance(who, Principal) or svc is None or not _json_content(scope):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:  # the client went away before sending its body
+            return
+        params = _params_of(body)
+        if params is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        try:
+            response = await execute_response(svc, match.group(1), params, who, receive)
+        except Exception as exc:
+            response = response_for(exc)  # the app's exception handlers render the same way
+        await response(scope, receive, send)
+
+
+def _json_content(scope: Scope) -> bool:
+    """No content type, or application/json (what FastAPI would parse as JSON; others fall back)."""
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+    return True
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _params_of(body: bytes) -> dict[str, Any] | None:
+    """`params` of a body ExecuteRequest accepts as it is (exactly one key, an object), else None."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if type(doc) is not dict or len(doc) != 1 or type(doc.get("params")) is not dict:
+        return None
+    return doc["params"]
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands out the already-read body first, then the real one."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -134,6 +229,7 @@ def create_app(
     app.state.auth = ApiKeyAuth(keys) if keys is not None else None
     install_error_handlers(app)
     app.include_router(router)
-    app.add_middleware(AuthMiddleware, api=app)
+    app.add_middleware(ExecuteFastPath, api=app)
+    app.add_middleware(AuthMiddleware, api=app)  # added last: runs first
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

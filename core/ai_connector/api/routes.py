@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ai_connector.api.auth import Principal, unauthorized_message
 from ai_connector.api.errors import ApiError, status_of
@@ -31,7 +32,7 @@ from ai_connector.api.models import (
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
 
-__all__ = ["router"]
+__all__ = ["execute_body", "execute_response", "router"]
 
 log = logging.getLogger("ai_connector.api")
 T = TypeVar("T")
@@ -64,8 +65,8 @@ def service(request: Request) -> ConnectorService:
     return svc  # type: ignore[no-any-return]
 
 
-def principal(request: Request) -> Principal:
-    """The caller, authenticated by the middleware."""
+async def principal(request: Request) -> Principal:
+    """The caller, authenticated by the middleware (async: a sync dependency costs a thread hop)."""
     who = request.scope.get("state", {}).get("principal")
     if not isinstance(who, Principal):  # a route mounted outside the protected prefixes
         raise ApiError(401, f"missing authentication credentials for REST request [{request.url.path}]")
@@ -117,31 +118,31 @@ class ClientDisconnected(Exception):
     """The HTTP client went away while we waited for the provider."""
 
 
-async def _wait_for_disconnect(request: Request) -> None:
+async def _wait_for_disconnect(receive: Receive) -> None:
     # The body has been read; the next message the server hands us is the disconnect.
     while True:
-        message = await request.receive()
+        message = await receive()
         if message["type"] == "http.disconnect":
             return
 
 
-async def until_disconnect(request: Request, awaitable: Awaitable[T]) -> T:
+async def until_disconnect(receive: Receive, awaitable: Awaitable[T]) -> T:
     """Await `awaitable`, cancelling it if the client disconnects first (Kibana's execute route
-    passes the request's abort signal to the connector the same way)."""
+    passes the request's abort signal to the connector the same way). `receive` is the request's
+    ASGI receive channel, its body already read."""
     task = asyncio.ensure_future(awaitable)
-    watcher = asyncio.ensure_future(_wait_for_disconnect(request))
+    watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
+    watcher.add_done_callback(lambda w: w.cancelled() or task.cancel())
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        raise ClientDisconnected()
+        return await task  # (cancelling the caller cancels `task` too)
+    except asyncio.CancelledError:
+        caller = asyncio.current_task()
+        left = watcher.done() and not watcher.cancelled()  # the watcher cancelled it: the client left
+        if left and (caller is None or not caller.cancelling()):
+            raise ClientDisconnected() from None
+        raise
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        watcher.cancel()  # no need to wait for it: a cancelled task left alone says nothing
         if not task.done():
             task.cancel()
 
@@ -197,8 +198,11 @@ def _stream_error_event(exc: BaseException) -> dict[str, Any]:
     }
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per chunk
+
+
 def _sse(data: Any) -> bytes:
-    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + _encode(data).encode() + b"\n\n"
 
 
 async def _sse_stream(
@@ -289,7 +293,9 @@ async def test_unsaved_connector(request: Request, body: CreateConnectorRequest,
     """Run the provider's test routine on a connector that is not saved (needs `all`: the caller
     chooses the URL the host will call)."""
     try:
-        result = await until_disconnect(request, service(request).test(body=body.model_dump(), user=who.id))
+        result = await until_disconnect(
+            request.receive, service(request).test(body=body.model_dump(), user=who.id)
+        )
     except ClientDisconnected:
         return Response(status_code=499)
     return result.to_dict()
@@ -376,7 +382,7 @@ async def delete_connector(id: str, request: Request, who: Deleter) -> Response:
 async def test_connector(id: str, request: Request, who: Caller) -> Any:
     """Run the provider's test routine (Kibana's default inputs) with the host's timeout."""
     try:
-        result = await until_disconnect(request, service(request).test(id, user=who.id))
+        result = await until_disconnect(request.receive, service(request).test(id, user=who.id))
     except ClientDisconnected:
         return Response(status_code=499)
     return {"connector_id": id, **result.to_dict()}
@@ -398,28 +404,54 @@ async def test_connector(id: str, request: Request, who: Caller) -> Any:
         },
     },
 )
-async def execute_connector(id: str, request: Request, body: ExecuteRequest, who: Caller) -> Any:
+async def execute_connector(id: str, request: Request, body: ExecuteRequest, who: Caller) -> Response:
     """Kibana's `_execute`: `{params: {subAction, subActionParams}}`. A client disconnect cancels
-    the provider call."""
-    svc = service(request)
-    params = body.params
+    the provider call. (`serve` answers a well-formed call without this route's machinery: see
+    `ai_connector.api.app.ExecuteFastPath`; this route documents it and answers the others.)"""
+    return await execute_response(service(request), id, body.params, who, request.receive)
+
+
+# ExecuteResponse's fields, in its order: nothing else leaves `_execute` (a secret!), even if a
+# layer below put it in the answer.
+_EXECUTE_FIELDS = tuple(ExecuteResponse.model_fields)
+
+
+def execute_body(out: Mapping[str, Any]) -> Response:
+    """A non-streamed `_execute` answer as JSON bytes, shaped as ExecuteResponse without running
+    its validation (the service builds exactly Kibana's body; this only filters the keys)."""
+    shaped = {k: out[k] for k in _EXECUTE_FIELDS if k in out}
+    try:
+        content = json.dumps(shaped, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # a value plain JSON cannot spell: pydantic's encoding
+        content = ExecuteResponse.model_validate(shaped).model_dump_json(exclude_unset=True)
+    return Response(content.encode("utf-8"), media_type="application/json")
+
+
+async def execute_response(
+    svc: ConnectorService, connector_id: str, params: Mapping[str, Any], who: Principal, receive: Receive
+) -> Response:
+    """The `_execute` response for a validated body: JSON, or server-sent events for a stream.
+
+    Raises the host's HTTP errors (404, 403) for the caller's error handling to render.
+    """
     sub_action = params.get("subAction")
     sub_params = params.get("subActionParams")
     if sub_action == STREAM_SUB_ACTION:
-        return await _execute_stream(request, svc, id, sub_params, who)
+        return await _execute_stream(receive, svc, connector_id, sub_params, who)
     try:
-        return await until_disconnect(request, svc.execute(id, sub_action, sub_params, user=who.id))
+        out = await until_disconnect(receive, svc.execute(connector_id, sub_action, sub_params, user=who.id))
     except ClientDisconnected:
         return Response(status_code=499)
+    return execute_body(out)
 
 
 async def _execute_stream(
-    request: Request, svc: ConnectorService, connector_id: str, params: Any, who: Principal
+    receive: Receive, svc: ConnectorService, connector_id: str, params: Any, who: Principal
 ) -> Response:
     stream = svc.stream(connector_id, params, user=who.id)
     iterator = stream.__aiter__()
     try:
-        first: dict[str, Any] | None = await until_disconnect(request, iterator.__anext__())
+        first: dict[str, Any] | None = await until_disconnect(receive, iterator.__anext__())
     except StopAsyncIteration:
         first = None
     except ClientDisconnected:
@@ -431,11 +463,27 @@ async def _execute_stream(
             raise
         # failed before the first chunk: the same 200 + status "error" body as a non-streamed run
         return JSONResponse(execute_error(connector_id, exc))
-    return StreamingResponse(
+    return EventStreamResponse(
         _sse_stream(first, iterator),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class EventStreamResponse(StreamingResponse):
+    """Server-sent events, stopped (and the upstream call closed) when the client disconnects.
+
+    Starlette's StreamingResponse watches for the disconnect through an anyio task group on
+    servers older than ASGI 2.4 (uvicorn's h11 says 2.3); one watcher task does the same job.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await until_disconnect(receive, self.stream_response(send))
+        except (ClientDisconnected, OSError):  # OSError: an ASGI 2.4 server's closed connection
+            return
+        if self.background is not None:
+            await self.background()
 
 
 # ---------------------------------------------------------------------------------------------
