@@ -54,6 +54,7 @@ ACTIONS: dict[str, tuple[tuple[str, str, str], str | None]] = {
     "connector_test": (("test", "testing", "tested"), None),
 }
 _MAX_ERROR_MESSAGE = 1000
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one, not one per line
 _LIVE: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
@@ -141,7 +142,7 @@ class AuditLog:
         lets the line wait in the buffer (for the hot read paths; never with `required`).
         """
         event = self.event(action, **kwargs)
-        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = _encode(event) + "\n"
         if self.path is None:
             log.info("%s", line.rstrip())
             return event
