@@ -430,6 +430,25 @@ class ConnectorStore:
         raise NotFoundError.connector(connector_id)
 
 
+def _enable_wal(cur: Any) -> None:
+    """Switch the file to WAL (persistent, so only its first opener changes it). Changing the journal
+    mode can answer "database is locked" at once, without the busy handler, while another host opens
+    the same new file: try again briefly instead of failing the start."""
+    import sqlite3
+    import time
+
+    for attempt in range(50):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+
+
 def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
     """WAL, a busy timeout, and explicit BEGIN / BEGIN IMMEDIATE (pysqlite's own are unreliable)."""
 
@@ -440,7 +459,7 @@ def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
         try:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if not in_memory:
-                cur.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(cur)
             cur.execute("PRAGMA synchronous = FULL")
         finally:
             cur.close()
