@@ -47,7 +47,7 @@ def test_save_and_test_from_the_web_page(make_settings, registry, server) -> Non
     assert page["moreHidden"] is True
     assert page["cwlHidden"] is False  # context window length: chat_completion only
     assert page["keyerr"] == ""
-    assert "Connector test succeeded" in page["result"], page["result"]
+    assert page["result"].startswith("Saved “From the page”; connector test succeeded in "), page["result"]
     assert page["listed"] == [["From the page", "fake", "chat_completion", "Test"]]
     assert [c["name"] for c in listed] == ["From the page"]
     assert server.last.headers["authorization"] == f"Bearer {CANARY}"
