@@ -16,12 +16,12 @@ streamed uploads, credentials in the URL) goes through `AsyncClient.send` as bef
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json as _json
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -199,6 +199,28 @@ class _Body:
         close = getattr(inner, "aclose", None)
         if close is not None and inner is not self._response.stream:
             await close()
+
+
+class _Streaming:
+    """`CallContext.stream()`: an async context manager as a plain class (no generator to set up)."""
+
+    __slots__ = ("_args", "_ctx", "_response", "_started")
+
+    def __init__(self, ctx: CallContext, args: tuple[Any, ...]) -> None:
+        self._ctx = ctx
+        self._args = args
+        self._response: httpx.Response | None = None
+        self._started = 0.0
+
+    async def __aenter__(self) -> httpx.Response:
+        self._started = time.perf_counter()
+        self._response, _ = await self._ctx._open(*self._args)
+        return self._response
+
+    async def __aexit__(self, *exc: object) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            await self._ctx._close(response, self._started)
 
 
 @dataclass(slots=True)
@@ -451,8 +473,7 @@ class CallContext:
             resp.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
         await resp.aclose()
 
-    @contextlib.asynccontextmanager
-    async def stream(
+    def stream(
         self,
         method: str,
         url: str,
@@ -462,17 +483,12 @@ class CallContext:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | float | None = None,
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AbstractAsyncContextManager[httpx.Response]:
         """Open a streaming request; the response is closed (and the upstream request with it) on exit.
 
         Read an error status's body with `read_error_body()`; iterate a success with `iter_bytes()`.
         """
-        started = time.perf_counter()
-        resp, _ = await self._open(method, url, json, content, None, params, headers, timeout)
-        try:
-            yield resp
-        finally:
-            await self._close(resp, started)
+        return _Streaming(self, (method, url, json, content, None, params, headers, timeout))
 
     async def read_error_body(self, response: httpx.Response) -> bytes:
         """The start (64 KiB at most) of an error response's body; b"" when it cannot be read."""

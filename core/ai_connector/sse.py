@@ -6,6 +6,8 @@ line dispatches; an event cut off by the end of the stream is dropped, as the sp
 
 from __future__ import annotations
 
+import codecs
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -34,31 +36,33 @@ class SSEDecoder:
         self._id: str | None = None
         self._retry: int | None = None
 
-    def feed(self, text: str) -> Iterator[ServerSentEvent]:
-        """Decode more of the stream; yields every event whose blank line has arrived."""
-        buf = self._pending + text
+    def feed(self, text: str) -> list[ServerSentEvent]:
+        """Decode more of the stream; the events whose blank line has arrived (a list, maybe empty)."""
+        buf = self._pending + text if self._pending else text
         # A CR at the very end may be the first half of CRLF: keep it for the next feed.
+        tail = ""
         if buf.endswith("\r"):
-            buf, self._pending = buf[:-1], "\r"
-        else:
-            self._pending = ""
+            buf, tail = buf[:-1], "\r"
         if "\r" in buf:
             buf = buf.replace("\r\n", "\n").replace("\r", "\n")
         lines = buf.split("\n")
-        self._pending = lines.pop() + self._pending
+        self._pending = lines.pop() + tail
+        out: list[ServerSentEvent] = []
         for line in lines:
-            event = self._line(line)
-            if event is not None:
-                yield event
+            if line.startswith("data:"):  # the common line, handled inline
+                self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            else:
+                event = self._line(line)
+                if event is not None:
+                    out.append(event)
+        return out
 
     def _line(self, line: str) -> ServerSentEvent | None:
         if not line:
             if not self._data:  # the spec dispatches nothing for an event without data lines
                 self._event = None
                 return None
-            event = ServerSentEvent(
-                data="\n".join(self._data), event=self._event or "message", id=self._id, retry=self._retry
-            )
+            event = ServerSentEvent("\n".join(self._data), self._event or "message", self._id, self._retry)
             self._data = []
             self._event = None
             self._retry = None
@@ -80,17 +84,50 @@ class SSEDecoder:
         return None
 
 
-async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
-    """Events from an async byte stream (e.g. `ctx.iter_bytes(response)`), decoded as UTF-8."""
-    import codecs
+class _EventStream:
+    """`aiter_sse`'s iterator. Not an async generator: one left unfinished (a stream read up to its
+    `[DONE]`) would be finalised through the event loop, a task per stream. Like a generator, it
+    ends for good after an error, and closing it leaves its source alone (the source's owner, e.g.
+    `CallContext.stream()`, closes that)."""
 
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    sse = SSEDecoder()
-    async for chunk in chunks:
-        for event in sse.feed(decoder.decode(chunk)):
-            yield event
-    for event in sse.feed(decoder.decode(b"", final=True)):
-        yield event
+    __slots__ = ("_chunks", "_decode", "_done", "_ready", "_sse")
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = chunks.__aiter__()
+        self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
+        self._sse = SSEDecoder()
+        self._ready: deque[ServerSentEvent] = deque()
+        self._done = False
+
+    def __aiter__(self) -> _EventStream:
+        return self
+
+    async def __anext__(self) -> ServerSentEvent:
+        ready = self._ready
+        while not ready:
+            if self._done:
+                raise StopAsyncIteration
+            try:
+                chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                ready.extend(self._sse.feed(self._decode(b"", True)))
+                continue
+            except BaseException:
+                self._done = True
+                raise
+            ready.extend(self._sse.feed(self._decode(chunk)))
+        return ready.popleft()
+
+    async def aclose(self) -> None:
+        """End the iteration (the source is not closed)."""
+        self._done = True
+        self._ready.clear()
+
+
+def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
+    """Events from an async byte stream (e.g. `ctx.iter_bytes(response)`), decoded as UTF-8."""
+    return _EventStream(chunks)
 
 
 def iter_sse_text(text: str | Iterable[str]) -> Iterator[ServerSentEvent]:

@@ -9,6 +9,7 @@ translates them into unified chunks (see `wire.py`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 from ai_connector.plugin import (
@@ -182,8 +183,9 @@ async def chat_completion_stream(
         if resp.status_code >= 400:
             error = error_from_response(resp.status_code, await ctx.read_error_body(resp), resp.headers)
             raise error.redacted(ctx.redact)
-        async for chunk in translate_stream(aiter_sse(ctx.iter_bytes(resp)), redact=ctx.redact):
-            yield chunk
+        async with aclosing(translate_stream(aiter_sse(ctx.iter_bytes(resp)), redact=ctx.redact)) as chunks:
+            async for chunk in chunks:  # closed with this generator, not later by the event loop
+                yield chunk
 
 
 async def _complete(

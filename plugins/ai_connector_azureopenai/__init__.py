@@ -210,26 +210,26 @@ def _max_tokens_field(endpoint: InferenceEndpoint) -> str:
     return "max_completion_tokens" if _newer_api(endpoint) else "max_tokens"
 
 
-async def chat_completion_stream(
+def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
     """Stream a chat completion from the deployment's `chat/completions`; usage is asked for when the
-    api-version knows `stream_options`."""
+    api-version knows `stream_options`. Returns `stream_chat`'s generator itself (closing it closes
+    the request at once); settings it refuses raise here, before any request."""
     body = chat_request_to_openai(request, max_tokens_field=_max_tokens_field(endpoint))
     body.pop("model", None)  # the deployment in the URL chooses the model
     if not _newer_api(endpoint):
         body.pop("stream_options", None)
     if "user" not in body and (user := _user(endpoint)):
         body["user"] = user
-    async for chunk in stream_chat(
+    return stream_chat(
         ctx,
         request_url(endpoint),
         body=body,
         headers=_headers(endpoint),
         params=_params(endpoint),
         provider=PROVIDER_ID,
-    ):
-        yield chunk
+    )
 
 
 async def _complete(

@@ -139,8 +139,11 @@ async def chat_completion_stream(
     account = load_service_account(endpoint.secrets, provider=PROVIDER_ID)
     headers = await _headers(endpoint, account, ctx)
     try:
-        async for chunk in stream_chat(ctx, url, body, headers=headers, provider=PROVIDER_ID):
-            yield chunk
+        async with contextlib.aclosing(
+            stream_chat(ctx, url, body, headers=headers, provider=PROVIDER_ID)
+        ) as chunks:
+            async for chunk in chunks:  # closed with this generator: the request ends at once
+                yield chunk
     except AuthenticationError as exc:
         if exc.status == 401:
             TOKENS.forget(account)

@@ -170,19 +170,22 @@ def _user(endpoint: InferenceEndpoint) -> str | None:
     return endpoint.task_settings.get("user") or None
 
 
-async def chat_completion_stream(
+def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
-    """Stream a chat completion from `POST .../chat/completions` (`stream: true`, usage included)."""
+    """Stream a chat completion from `POST .../chat/completions` (`stream: true`, usage included).
+
+    Returns `stream_chat`'s generator itself (no generator around it, so closing it closes the
+    request at once); settings it refuses raise here, before any request.
+    """
     body = chat_request_to_openai(
         request, model=_model(endpoint, request.model), max_tokens_field="max_completion_tokens"
     )
     if "user" not in body and (user := _user(endpoint)):
         body["user"] = user
-    async for chunk in stream_chat(
+    return stream_chat(
         ctx, request_url(endpoint), body=body, headers=_headers(endpoint), provider=PROVIDER_ID
-    ):
-        yield chunk
+    )
 
 
 async def _complete(

@@ -115,13 +115,19 @@ async def stream_chat(
     provider: str,
     params: Mapping[str, str] | None = None,
 ) -> AsyncIterator[ChatChunk]:
-    """POST a streaming chat request and yield its unified chunks until `data: [DONE]`."""
+    """POST a streaming chat request and yield its unified chunks until `data: [DONE]` (the rules of
+    `chat_chunks`, applied here without a generator in between)."""
     async with ctx.stream("POST", url, json=body, headers=headers, params=params) as resp:
         if resp.status_code >= 400:
             raw = await ctx.read_error_body(resp)
             raise error_from_response(resp.status_code, raw, resp.headers, provider=provider, ctx=ctx)
-        async for chunk in chat_chunks(aiter_sse(ctx.iter_bytes(resp)), provider=provider, ctx=ctx):
-            yield chunk
+        reader = _ChunkReader(provider, ctx)
+        async for event in aiter_sse(ctx.iter_bytes(resp)):
+            for chunk in reader.read(event.data):
+                yield chunk
+            if reader.done:
+                return
+        reader.end()
 
 
 async def chat_chunks(
@@ -135,18 +141,41 @@ async def chat_chunks(
     StreamInterruptedError; a body with no data events at all, or a chunk that is not the documented
     JSON, raises InvalidResponseError.
     """
-    seen = False
-    role_sent = False
-    usage: Usage | None = None
+    reader = _ChunkReader(provider, ctx)
     async for event in events:
-        data = event.data
-        if data == "[DONE]":
-            if usage is not None:
-                yield ChatChunk(usage=usage)
+        for chunk in reader.read(event.data):
+            yield chunk
+        if reader.done:
             return
+    reader.end()
+
+
+_NOTHING: tuple[ChatChunk, ...] = ()
+
+
+class _ChunkReader:
+    """One OpenAI chat stream's state: each event's data in, the unified chunks it makes out (see
+    `chat_chunks` for the rules)."""
+
+    __slots__ = ("ctx", "done", "provider", "role_sent", "seen", "usage")
+
+    def __init__(self, provider: str, ctx: CallContext) -> None:
+        self.provider = provider
+        self.ctx = ctx
+        self.seen = False
+        self.role_sent = False
+        self.done = False
+        self.usage: Usage | None = None
+
+    def read(self, data: str) -> tuple[ChatChunk, ...]:
+        """The chunks event `data` makes; `done` is set at `[DONE]`."""
+        provider = self.provider
+        if data == "[DONE]":
+            self.done = True
+            return _NOTHING if self.usage is None else (ChatChunk(usage=self.usage),)
         if not data:
-            continue
-        seen = True
+            return _NOTHING
+        self.seen = True
         try:
             obj = json.loads(data)
         except ValueError:
@@ -155,7 +184,7 @@ async def chat_chunks(
             raise InvalidResponseError(f"{provider}: a stream event is not a JSON object", provider=provider)
         if "error" in obj:
             message, code, kind = openai_error_fields(data)
-            message = ctx.redact(message) if message is not None else None
+            message = self.ctx.redact(message) if message is not None else None
             raise StreamInterruptedError(
                 f"{provider}: the stream carried an error: {message or 'no error message'}",
                 provider_message=message,
@@ -170,11 +199,11 @@ async def chat_chunks(
                 provider=provider,
             ) from None
         if chunk is None:
-            continue
+            return _NOTHING
         if chunk.usage is not None:
-            usage = chunk.usage  # held back: the contract wants exactly one usage chunk, last
+            self.usage = chunk.usage  # held back: the contract wants exactly one usage chunk, last
             if chunk.is_usage_only:
-                continue
+                return _NOTHING
             chunk = dataclasses.replace(chunk, usage=None)
         if (
             chunk.role is None
@@ -182,18 +211,22 @@ async def chat_chunks(
             and not chunk.tool_calls
             and chunk.finish_reason is None
         ):
-            continue
-        if not role_sent:
-            role_sent = True
+            return _NOTHING
+        if not self.role_sent:
+            self.role_sent = True
             if chunk.role is None:
-                yield ChatChunk(role="assistant", id=chunk.id, model=chunk.model)
-        yield chunk
-    if not seen:
-        raise InvalidResponseError(
-            f"{provider}: the answer is not an event stream of `data:` chat.completion.chunk events",
-            provider=provider,
-        )
-    raise StreamInterruptedError(f"{provider}: the stream ended before `data: [DONE]`", provider=provider)
+                return (ChatChunk(role="assistant", id=chunk.id, model=chunk.model), chunk)
+        return (chunk,)
+
+    def end(self) -> None:
+        """The stream ended without `[DONE]`: raise what that means."""
+        provider = self.provider
+        if not self.seen:
+            raise InvalidResponseError(
+                f"{provider}: the answer is not an event stream of `data:` chat.completion.chunk events",
+                provider=provider,
+            )
+        raise StreamInterruptedError(f"{provider}: the stream ended before `data: [DONE]`", provider=provider)
 
 
 def completion_results(obj: Any, *, provider: str) -> list[str]:

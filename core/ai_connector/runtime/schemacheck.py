@@ -63,48 +63,76 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-def _conforms(schema: Any, value: Any) -> bool:
-    if schema is True:
-        return True
-    if schema is False:
-        return False
-    kind = schema.get("type")
-    if kind is not None:
-        kinds = (kind,) if isinstance(kind, str) else kind
-        if not any(_TYPES[k](value) for k in kinds):
-            return False
-    if isinstance(value, dict):
-        for name in schema.get("required", ()):
-            if name not in value:
-                return False
-        props = schema.get("properties", {})
-        extra = schema.get("additionalProperties", True)
-        for key, item in value.items():
-            sub = props.get(key)
-            if sub is not None:
-                if not _conforms(sub, item):
-                    return False
-            elif extra is not True and not _conforms(extra, item):
-                return False
-    elif isinstance(value, list):
-        if len(value) < schema.get("minItems", 0) or len(value) > schema.get("maxItems", len(value)):
-            return False
-        items = schema.get("items", True)
-        if items is not True and not all(_conforms(items, v) for v in value):
-            return False
-    elif isinstance(value, str):
-        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
-            return False
-    elif _is_number(value):
-        if "minimum" in schema and value < schema["minimum"]:
-            return False
-        if "maximum" in schema and value > schema["maximum"]:
-            return False
+def _always(value: Any) -> bool:
     return True
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+def _compile(schema: Any) -> Callable[[Any], bool]:
+    """The check of `schema` as a closure (keywords looked up once, absent checks left out): `type`
+    first, then the keywords of the value's own kind, with Draft 2020-12 semantics."""
+    if schema is True:
+        return _always
+    if schema is False:
+        return _never
+    kind = schema.get("type")
+    type_ok: Callable[[Any], bool] | None = None
+    if kind is not None:
+        tests = tuple(_TYPES[k] for k in ((kind,) if isinstance(kind, str) else kind))
+        type_ok = tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests))
+    required = tuple(schema.get("required", ()))
+    props = {key: _compile(sub) for key, sub in schema.get("properties", {}).items()}
+    extra_schema = schema.get("additionalProperties", True)
+    extra = None if extra_schema is True else _compile(extra_schema)
+    min_items, max_items = schema.get("minItems", 0), schema.get("maxItems")
+    items_schema = schema.get("items", True)
+    items = None if items_schema is True else _compile(items_schema)
+    min_length, max_length = schema.get("minLength", 0), schema.get("maxLength")
+    minimum, maximum = schema.get("minimum"), schema.get("maximum")
+    has_minimum, has_maximum = "minimum" in schema, "maximum" in schema
+
+    def check(value: Any) -> bool:
+        if type_ok is not None and not type_ok(value):
+            return False
+        if isinstance(value, dict):
+            for name in required:
+                if name not in value:
+                    return False
+            for key, item in value.items():
+                sub = props.get(key)
+                if sub is not None:
+                    if not sub(item):
+                        return False
+                elif extra is not None and not extra(item):
+                    return False
+        elif isinstance(value, list):
+            if len(value) < min_items or (max_items is not None and len(value) > max_items):
+                return False
+            if items is not None:
+                for item in value:
+                    if not items(item):
+                        return False
+        elif isinstance(value, str):
+            if len(value) < min_length or (max_length is not None and len(value) > max_length):
+                return False
+        elif _is_number(value):
+            if has_minimum and value < minimum:
+                return False
+            if has_maximum and value > maximum:
+                return False
+        return True
+
+    return check
 
 
 def compile_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     """A function telling whether a value is valid, or None when the schema is beyond this checker."""
     if not _supported(schema):
         return None
-    return lambda value: _conforms(schema, value)
+    try:
+        return _compile(schema)
+    except KeyError:  # a `type` this checker does not know
+        return None
