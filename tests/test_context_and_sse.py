@@ -279,3 +279,48 @@ async def test_clients_the_direct_path_does_not_cover_still_work(server: FakeSer
         ctx = CallContext(client=plain, provider_id="t")
         async with ctx.stream("GET", server.url + "/who") as resp:
             assert b"".join([c async for c in ctx.iter_bytes(resp)]) == b'{"ok": true}'
+
+
+@pytest.mark.parametrize("seed", range(20))
+async def test_sse_events_do_not_depend_on_how_the_bytes_are_split(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    lines = [
+        ": note",
+        "event: delta",
+        'data: {"a": 1}',
+        "data:second line",
+        "",
+        "id: 7",
+        "retry: 150",
+        "data: é ü 漢",
+        "",
+        "",
+        "data",
+        "data:  two spaces",
+        "",
+        "event: only an event",
+        "",
+        "data: cut off at the end",
+    ]
+    text = ""
+    for line in lines:  # mixed line ends; a blank line after a CR must not start with LF (CRLF)
+        ends = ["\r", "\r\n"] if text.endswith("\r") and not line else ["\n", "\r\n", "\r"]
+        text += line + rng.choice(ends)
+    whole = list(iter_sse_text(text))
+    data = text.encode()
+    cuts = sorted(rng.sample(range(1, len(data)), 12))
+    parts = [data[i:j] for i, j in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+
+    async def chunks():  # an async iterable of the parts
+        for part in parts:
+            yield part
+
+    split = [event async for event in aiter_sse(chunks())]
+    assert split == whole
+    assert [(e.event, e.data, e.id, e.retry) for e in whole] == [
+        ("delta", '{"a": 1}\nsecond line', None, None),
+        ("message", "é ü 漢", "7", 150),
+        ("message", "\n two spaces", "7", None),
+    ]

@@ -52,6 +52,7 @@ _BODY_METHODS = ("POST", "PUT", "PATCH")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BODY_ITER = "_ai_connector_body"  # where a response keeps the body iterator ctx handed out
+_JSON = _json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)  # httpx's options
 
 
 def _parsed_url(url: str) -> httpx.URL | None:
@@ -67,6 +68,22 @@ def _parsed_url(url: str) -> httpx.URL | None:
     return parsed
 
 
+_DEFAULTS: dict[tuple[tuple[bytes, bytes], ...], tuple[tuple[tuple[bytes, bytes], ...], tuple[str, ...]]] = {}
+
+
+def _client_defaults(headers: httpx.Headers) -> tuple[tuple[tuple[bytes, bytes], ...], tuple[str, ...]]:
+    """The client's default headers and their lower-case names, derived once per set of defaults
+    (read from the client at each call: they may change)."""
+    raw = tuple(headers.raw)
+    hit = _DEFAULTS.get(raw)
+    if hit is None:
+        hit = (raw, tuple(k.decode("latin-1").lower() for k, _ in raw))
+        if len(_DEFAULTS) >= 16:
+            _DEFAULTS.clear()
+        _DEFAULTS[raw] = hit
+    return hit
+
+
 def _encode_body(json: Any, content: bytes | str | None) -> tuple[bytes, str | None] | None:
     """(body, content type to default to) as httpx encodes `content=` or `json=`; None for anything
     the direct path leaves to httpx (streamed or iterated content)."""
@@ -77,8 +94,7 @@ def _encode_body(json: Any, content: bytes | str | None) -> tuple[bytes, str | N
             return content, None
         return None
     if json is not None:  # httpx's encode_json, byte for byte
-        text = _json.dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode("utf-8"), "application/json"
+        return _JSON.encode(json).encode("utf-8"), "application/json"
     return b"", None
 
 
@@ -136,6 +152,13 @@ def _redirect_request(request: httpx.Request, response: httpx.Response) -> httpx
     )
 
 
+async def _close_response(response: httpx.Response) -> None:
+    """`response.aclose()`, less httpx's context manager that only labels errors its stream raises."""
+    if not response.is_closed:
+        response.is_closed = True
+        await response.stream.aclose()  # type: ignore[union-attr]
+
+
 class _Body:
     """The decoded body of a response as an async iterator of non-empty byte chunks, with transport
     failures as StreamInterruptedError.
@@ -183,7 +206,7 @@ class _Body:
                     break
         except StopAsyncIteration:
             if self._raw:
-                await self._response.aclose()  # as httpx does once the body has been read
+                await _close_response(self._response)  # as httpx does once the body has been read
             raise
         except httpx.HTTPError as exc:
             if self._ctx is None:
@@ -290,8 +313,12 @@ class CallContext:
         transport = direct() if direct is not None else None
         if transport is None or data is not None:
             return None
-        if headers is not None and (not isinstance(headers, Mapping) or isinstance(headers, httpx.Headers)):
-            return None  # multi-valued headers: httpx merges them
+        if headers is not None and (
+            not isinstance(headers, Mapping)
+            or isinstance(headers, httpx.Headers)
+            or not all(isinstance(k, str) for k in headers)
+        ):
+            return None  # multi-valued or bytes headers: httpx merges them
         parsed = _parsed_url(url)
         encoded = _encode_body(json, content)
         if parsed is None or encoded is None:
@@ -300,21 +327,15 @@ class CallContext:
         method = method.upper()
         # The client's default headers, then the call's (a call's header replaces a default of the
         # same name), then the body's headers unless given; Host (and an empty POST's length) first.
-        merged: list[tuple[Any, Any]] = []
-        present: set[str] = set()
+        pairs, names = _client_defaults(self.client.headers)
         if headers:
-            given = {k.lower() if isinstance(k, str) else k.decode("latin-1").lower() for k in headers}
-            for key, value in self.client.headers.raw:
-                name = key.decode("latin-1").lower()
-                if name not in given:
-                    merged.append((key, value))
-                    present.add(name)
+            given = {k.lower() for k in headers}
+            merged: list[tuple[Any, Any]] = [p for p, n in zip(pairs, names, strict=True) if n not in given]
             merged += headers.items()
-            present |= given
+            present = given.union(names)
         else:
-            for key, value in self.client.headers.raw:
-                merged.append((key, value))
-                present.add(key.decode("latin-1").lower())
+            merged = list(pairs)
+            present = set(names)
         first: list[tuple[Any, Any]] = []
         if "host" not in present:
             first.append(("Host", parsed.netloc.decode("ascii")))
@@ -471,7 +492,7 @@ class CallContext:
             await body.aclose()
         if "_elapsed" not in resp.__dict__:
             resp.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)
-        await resp.aclose()
+        await _close_response(resp)
 
     def stream(
         self,

@@ -151,6 +151,7 @@ async def chat_chunks(
 
 
 _NOTHING: tuple[ChatChunk, ...] = ()
+_decode = json.JSONDecoder().raw_decode
 
 
 class _ChunkReader:
@@ -177,9 +178,16 @@ class _ChunkReader:
             return _NOTHING
         self.seen = True
         try:
-            obj = json.loads(data)
+            obj, end = _decode(data)  # json.loads without its whitespace scans; it decides the rest
         except ValueError:
-            raise InvalidResponseError(f"{provider}: a stream event is not JSON", provider=provider) from None
+            end = -1
+        if end != len(data):
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                raise InvalidResponseError(
+                    f"{provider}: a stream event is not JSON", provider=provider
+                ) from None
         if not isinstance(obj, dict):
             raise InvalidResponseError(f"{provider}: a stream event is not a JSON object", provider=provider)
         if "error" in obj:

@@ -54,3 +54,41 @@ async def test_openai_chat_aggregated_and_streamed(server: FakeServer, transport
     )
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 8
     assert result.ok
+
+
+async def test_no_generator_is_left_for_the_event_loop_to_finalise(
+    server: FakeServer, transport: str
+) -> None:
+    """Every generator of a call (the plugin's, the runtime's) is finished or closed by the call
+    itself, read to the end or closed early: none is handed to the loop's finaliser (a task each).
+    httpx's own transport is the exception: httpcore's body generators of a response closed before
+    its last byte (a stream left at `[DONE]`) are always finalised that way."""
+    import gc
+    import sys
+
+    openai_testing.serve_chat(server, ["Hello", ", ", "world"])
+    connector = openai_connector(server.url)
+    params = {"body": {"messages": [{"role": "user", "content": "Hi"}]}}
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+    finalised: list[object] = []
+
+    def counting(agen: object) -> None:
+        finalised.append(agen)
+        finalizer(agen)  # type: ignore[misc]
+
+    sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=counting)
+    try:
+        async with Runtime(default_registry(), RuntimeSettings(transport=transport)) as runtime:
+            for _ in range(3):
+                await runtime.execute(connector, "unified_completion", params)
+                assert len([c async for c in runtime.stream(connector, params)]) == 6
+                stream = runtime.stream(connector, params)
+                await anext(stream)
+                await stream.aclose()
+                assert (await runtime.test(connector)).ok
+            gc.collect()
+    finally:
+        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+    ours = [agen for agen in finalised if "/httpcore/" not in agen.ag_code.co_filename]  # type: ignore[attr-defined]
+    assert ours == []
+    assert len(finalised) == 0 or transport == "httpx"

@@ -7,7 +7,6 @@ redacted, and cancellation closing the upstream request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -36,7 +35,7 @@ from ai_connector.runtime.settings import RuntimeSettings
 from ai_connector.runtime.subactions import STREAM_SUB_ACTION, parse_params, sub_action
 from ai_connector.runtime.tokens import check_context_window
 from ai_connector.runtime.transport import resolve
-from ai_connector.types import ChatChunk, ChatRequest, FailureKind, TaskType, TestResult
+from ai_connector.types import ChatChunk, ChatRequest, FailureKind, InferenceEndpoint, TaskType, TestResult
 from ai_connector.urlpolicy import UrlPolicy
 
 if TYPE_CHECKING:
@@ -62,6 +61,40 @@ def _host_secret_values(settings: Mapping[str, Any]) -> list[str]:
         elif isinstance(value, str) and any(w in str(key).lower() for w in _SECRET_KEY_WORDS):
             out.append(value)
     return out
+
+
+async def _aclose(chunks: AsyncIterator[Any]) -> None:
+    """Close a provider's chunk iterator now (an async generator, or any iterator with `aclose`)."""
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
+
+
+class _Prepared:
+    """Per connector object: its endpoint, redactor and logger, the provider's host settings, its
+    rate-limit bucket key and limit, and the model its streams are labelled with by default."""
+
+    __slots__ = ("connector", "endpoint", "host_settings", "logger", "model", "rate_key", "redactor", "rpm")
+
+    def __init__(
+        self,
+        connector: ValidatedConnector,
+        endpoint: InferenceEndpoint,
+        redactor: Redactor,
+        logger: RedactingLogger,
+        host_settings: Mapping[str, Any],
+        rate_key: str,
+        rpm: float | None,
+        model: str,
+    ) -> None:
+        self.connector = connector
+        self.endpoint = endpoint
+        self.redactor = redactor
+        self.logger = logger
+        self.host_settings = host_settings
+        self.rate_key = rate_key
+        self.rpm = rpm
+        self.model = model
 
 
 class Runtime:
@@ -103,6 +136,7 @@ class Runtime:
             pid: _host_secret_values(values) for pid, values in self.settings.provider_settings.items()
         }
         self._redaction: dict[tuple[str, tuple[str, ...]], tuple[Redactor, RedactingLogger]] = {}
+        self._prepared_by_id: dict[int, _Prepared] = {}
 
     # -- context ------------------------------------------------------------------------------------
     def _timeout(self, seconds: float) -> httpx.Timeout:
@@ -125,19 +159,44 @@ class Runtime:
             hit = self._redaction[key] = (redactor, logger)
         return hit
 
+    def _prepared(self, connector: ValidatedConnector) -> _Prepared:
+        """What every call of this connector object needs, derived once (connectors are frozen; a
+        changed connector is a new object)."""
+        hit = self._prepared_by_id.get(id(connector))
+        if hit is not None and hit.connector is connector:  # held by the entry: its id is not reused
+            return hit
+        redactor, logger = self._redaction_for(connector)
+        key, rpm = self._rate_limit_of(connector)
+        settings = connector.config.get("providerConfig") or {}
+        model = next((settings[k] for k in _MODEL_SETTINGS if isinstance(settings.get(k), str)), None)
+        prepared = _Prepared(
+            connector,
+            connector.endpoint(),
+            redactor,
+            logger,
+            self.settings.provider_settings.get(connector.provider.id, {}),
+            key,
+            rpm,
+            model or connector.provider.id,
+        )
+        if len(self._prepared_by_id) >= 1024:
+            self._prepared_by_id.clear()
+        self._prepared_by_id[id(connector)] = prepared
+        return prepared
+
     def context(self, connector: ValidatedConnector, *, timeout: float | None = None) -> CallContext:
         """The CallContext a call of `connector` gets: the shared client, this host's timeout, URL
         policy, size cap and settings for the provider, and a redactor that knows its secrets."""
-        redactor, logger = self._redaction_for(connector)
+        prepared = self._prepared(connector)
         return CallContext(
-            client=self.client,
-            provider_id=connector.provider.id,
-            timeout=self._timeout(self.settings.timeout if timeout is None else timeout),
-            url_policy=self.url_policy,
-            max_response_bytes=self.settings.max_response_bytes,
-            redactor=redactor,
-            host_settings=self.settings.provider_settings.get(connector.provider.id, {}),
-            logger=logger,
+            self.client,
+            connector.provider.id,
+            self._timeout(self.settings.timeout if timeout is None else timeout),
+            self.url_policy,
+            self.settings.max_response_bytes,
+            prepared.redactor,
+            prepared.host_settings,
+            prepared.logger,
         )
 
     # -- public calls -------------------------------------------------------------------------------
@@ -165,23 +224,20 @@ class Runtime:
             check_context_window(request, connector.context_window_length)
             return await self._guarded(ctx, budget, self._complete_chat(connector, request, ctx, budget))
         call = connector.provider.call_for(spec.task_type)
-        endpoint = connector.endpoint()
+        endpoint = self._prepared(connector).endpoint
         result = await self._guarded(
             ctx, budget, self._attempts(connector, ctx, budget, lambda: call(endpoint, request, ctx))
         )
         return spec.to_answer(result)
 
-    async def stream(
+    def stream(
         self, connector: ValidatedConnector, params: Mapping[str, Any], *, timeout: float | None = None
     ) -> AsyncIterator[dict[str, Any]]:
-        """`unified_completion_stream`: OpenAI `chat.completion.chunk` dicts, errors raised from the
-        iterator. Closing the iterator (or cancelling its consumer) closes the upstream request."""
-        spec = sub_action(STREAM_SUB_ACTION, connector.provider, connector.task_type)
-        request = parse_params(spec, params)
+        """`unified_completion_stream`: OpenAI `chat.completion.chunk` dicts, errors (bad params
+        included) raised from the iterator. Closing the iterator (or cancelling its consumer) closes
+        the upstream request. The iterator is the pipeline's own generator: nothing wraps it."""
         budget = self.settings.timeout if timeout is None else timeout
-        async with contextlib.aclosing(self._stream(connector, request, budget)) as chunks:
-            async for chunk in chunks:
-                yield chunk
+        return self._stream(connector, None, budget, params)
 
     async def test(self, connector: ValidatedConnector, *, timeout: float | None = None) -> TestResult:
         """*Save & test*: the provider's test routine for the connector's task type, bounded by the
@@ -200,11 +256,11 @@ class Runtime:
                 status_code=status,
             )
 
-        key, rpm = self._rate_limit_of(connector)
+        prepared = self._prepared(connector)
         try:
             async with asyncio.timeout(budget) as scope:
-                await self.rate_limiter.acquire(key, rpm, budget)
-                result = await provider.test(connector.endpoint(), ctx)
+                await self.rate_limiter.acquire(prepared.rate_key, prepared.rpm, budget)
+                result = await provider.test(prepared.endpoint, ctx)
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -235,7 +291,7 @@ class Runtime:
         if fn is None:
             return
         ctx = self.context(connector)
-        endpoint = connector.endpoint()
+        endpoint = self._prepared(connector).endpoint
         coro = fn(endpoint, ctx, is_update) if hook == "on_save" else fn(endpoint, ctx)
         await self._guarded(ctx, self.settings.timeout, coro)
 
@@ -327,7 +383,8 @@ class Runtime:
         """Run `attempt` under the rate limit, retrying retryable failures within the attempt budget
         and the call's deadline (see `runtime.retry`)."""
         deadline = self._clock() + budget
-        key, rpm = self._rate_limit_of(connector)
+        prepared = self._prepared(connector)
+        key, rpm = prepared.rate_key, prepared.rpm
         number = 0
         last: ProviderError | None = None
         while True:
@@ -363,7 +420,7 @@ class Runtime:
         """Start the provider's chat stream and read its first chunk, retrying until then only."""
         call = connector.provider.chat_completion_stream
         assert call is not None  # sub_action() checked it
-        endpoint = connector.endpoint()
+        endpoint = self._prepared(connector).endpoint
 
         async def attempt() -> tuple[ChatChunk | None, AsyncIterator[ChatChunk]]:
             chunks = call(endpoint, request, ctx)
@@ -372,7 +429,7 @@ class Runtime:
             except StopAsyncIteration:
                 return None, chunks
             except BaseException:
-                await chunks.aclose()  # type: ignore[attr-defined]
+                await _aclose(chunks)
                 raise
             return first, chunks
 
@@ -381,11 +438,8 @@ class Runtime:
     def _stream_identity(self, connector: ValidatedConnector, request: ChatRequest) -> tuple[str, str, int]:
         """(id, model, created) for the chunks of one stream: a fresh `chatcmpl-` id, the request's
         model or the connector's, and the wall-clock start."""
-        model = request.model
-        if not model:
-            settings = connector.config.get("providerConfig") or {}
-            model = next((settings[k] for k in _MODEL_SETTINGS if isinstance(settings.get(k), str)), None)
-        return "chatcmpl-" + os.urandom(12).hex(), model or connector.provider.id, int(time.time())
+        model = request.model or self._prepared(connector).model
+        return "chatcmpl-" + os.urandom(12).hex(), model, int(time.time())
 
     async def _complete_chat(
         self, connector: ValidatedConnector, request: ChatRequest, ctx: CallContext, budget: float
@@ -410,14 +464,22 @@ class Runtime:
                 raise aggregator.token_limit_error() from None
             raise
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await _aclose(chunks)
         return aggregator.result()
 
     async def _stream(
-        self, connector: ValidatedConnector, request: ChatRequest, budget: float
+        self,
+        connector: ValidatedConnector,
+        request: ChatRequest | None,
+        budget: float,
+        params: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """`unified_completion_stream` for a parsed request: the first chunk within `budget` (with
-        retries), then every chunk as it comes (at most `budget` between reads, no retry)."""
+        """`unified_completion_stream` for a request (parsed from `params` on the first read when
+        None): the first chunk within `budget` (with retries), then every chunk as it comes (at most
+        `budget` between reads, no retry)."""
+        if request is None:
+            spec = sub_action(STREAM_SUB_ACTION, connector.provider, connector.task_type)
+            request = parse_params(spec, params)
         check_context_window(request, connector.context_window_length)
         ctx = self.context(connector, timeout=budget)
         stream_id, model, created = self._stream_identity(connector, request)
@@ -428,7 +490,7 @@ class Runtime:
             yield first.to_openai(id=stream_id, model=model, created=created)
             while True:
                 try:
-                    chunk = await anext(chunks)
+                    chunk = await chunks.__anext__()
                 except StopAsyncIteration:
                     return
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
@@ -442,4 +504,4 @@ class Runtime:
                     continue
                 raise out  # outside the except block: no unredacted __context__
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await _aclose(chunks)
