@@ -66,7 +66,8 @@ def chunk_from_openai(obj: Mapping[str, Any]) -> ChatChunk | None:
     """A ChatChunk from one parsed `chat.completion.chunk`; None when it carries nothing (e.g. Azure's
     leading `prompt_filter_results` chunk). Raises ValueError/TypeError/KeyError on a malformed chunk."""
     choices = obj.get("choices") or []
-    usage = _usage(obj.get("usage"))
+    raw_usage = obj.get("usage")
+    usage = None if raw_usage is None else _usage(raw_usage)
     if not choices:
         if usage is None:
             return None
@@ -91,14 +92,15 @@ def chunk_from_openai(obj: Mapping[str, Any]) -> ChatChunk | None:
     content = delta.get("content")
     if content is not None and not isinstance(content, str):
         raise TypeError("delta.content is not a string")
+    # positionally: role, content, tool_calls, finish_reason, usage, id, model
     return ChatChunk(
-        role=delta.get("role"),
-        content=content,
-        tool_calls=tool_calls,
-        finish_reason=choice.get("finish_reason"),
-        usage=usage,
-        id=obj.get("id"),
-        model=obj.get("model"),
+        delta.get("role"),
+        content,
+        tool_calls,
+        choice.get("finish_reason"),
+        usage,
+        obj.get("id"),
+        obj.get("model"),
     )
 
 

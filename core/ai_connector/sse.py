@@ -49,26 +49,23 @@ class SSEDecoder:
         self._pending = lines.pop() + tail
         out: list[ServerSentEvent] = []
         for line in lines:
-            if line.startswith("data:"):  # the common line, handled inline
+            if not line:  # a blank line dispatches the event (handled inline: it is every other line)
+                if self._data:
+                    data = "\n".join(self._data)
+                    out.append(ServerSentEvent(data, self._event or "message", self._id, self._retry))
+                    self._data = []
+                    self._retry = None
+                self._event = None  # the spec dispatches nothing for an event without data lines
+            elif line.startswith("data:"):  # the common field, handled inline
                 self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
             else:
-                event = self._line(line)
-                if event is not None:
-                    out.append(event)
+                self._line(line)
         return out
 
-    def _line(self, line: str) -> ServerSentEvent | None:
-        if not line:
-            if not self._data:  # the spec dispatches nothing for an event without data lines
-                self._event = None
-                return None
-            event = ServerSentEvent("\n".join(self._data), self._event or "message", self._id, self._retry)
-            self._data = []
-            self._event = None
-            self._retry = None
-            return event
+    def _line(self, line: str) -> None:
+        """A non-blank line other than `data:`."""
         if line[0] == ":":
-            return None
+            return
         name, sep, value = line.partition(":")
         if sep and value.startswith(" "):
             value = value[1:]
@@ -81,7 +78,6 @@ class SSEDecoder:
                 self._id = value
         elif name == "retry" and value.isdigit():
             self._retry = int(value)
-        return None
 
 
 class _EventStream:

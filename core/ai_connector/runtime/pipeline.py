@@ -35,7 +35,15 @@ from ai_connector.runtime.settings import RuntimeSettings
 from ai_connector.runtime.subactions import STREAM_SUB_ACTION, parse_params, sub_action
 from ai_connector.runtime.tokens import check_context_window
 from ai_connector.runtime.transport import resolve
-from ai_connector.types import ChatChunk, ChatRequest, FailureKind, InferenceEndpoint, TaskType, TestResult
+from ai_connector.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatStreamFn,
+    FailureKind,
+    InferenceEndpoint,
+    TaskType,
+    TestResult,
+)
 from ai_connector.urlpolicy import UrlPolicy
 
 if TYPE_CHECKING:
@@ -61,6 +69,27 @@ def _host_secret_values(settings: Mapping[str, Any]) -> list[str]:
         elif isinstance(value, str) and any(w in str(key).lower() for w in _SECRET_KEY_WORDS):
             out.append(value)
     return out
+
+
+async def _first_chunk(
+    call: ChatStreamFn, endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+) -> tuple[ChatChunk | None, AsyncIterator[ChatChunk]]:
+    """One attempt at a chat stream: the provider's iterator and its first chunk (None: empty)."""
+    chunks = call(endpoint, request, ctx)
+    try:
+        first = await chunks.__anext__()
+    except StopAsyncIteration:
+        return None, chunks
+    except BaseException:
+        await _aclose(chunks)
+        raise
+    return first, chunks
+
+
+def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
+    """`_guarded`'s timer: the call's time is up."""
+    expired[0] = True
+    task.cancel()
 
 
 async def _aclose(chunks: AsyncIterator[Any]) -> None:
@@ -187,10 +216,12 @@ class Runtime:
     def context(self, connector: ValidatedConnector, *, timeout: float | None = None) -> CallContext:
         """The CallContext a call of `connector` gets: the shared client, this host's timeout, URL
         policy, size cap and settings for the provider, and a redactor that knows its secrets."""
-        prepared = self._prepared(connector)
+        return self._context(self._prepared(connector), timeout)
+
+    def _context(self, prepared: _Prepared, timeout: float | None) -> CallContext:
         return CallContext(
             self.client,
-            connector.provider.id,
+            prepared.connector.provider.id,
             self._timeout(self.settings.timeout if timeout is None else timeout),
             self.url_policy,
             self.settings.max_response_bytes,
@@ -219,14 +250,14 @@ class Runtime:
         budget = self.settings.timeout if timeout is None else timeout
         if spec.streaming:
             return self._stream(connector, request, budget)
-        ctx = self.context(connector, timeout=budget)
+        prepared = self._prepared(connector)
+        ctx = self._context(prepared, budget)
         if spec.task_type is TaskType.CHAT_COMPLETION:
             check_context_window(request, connector.context_window_length)
-            return await self._guarded(ctx, budget, self._complete_chat(connector, request, ctx, budget))
+            return await self._guarded(ctx, budget, self._complete_chat(prepared, request, ctx, budget))
         call = connector.provider.call_for(spec.task_type)
-        endpoint = self._prepared(connector).endpoint
         result = await self._guarded(
-            ctx, budget, self._attempts(connector, ctx, budget, lambda: call(endpoint, request, ctx))
+            ctx, budget, self._attempts(prepared, ctx, budget, call, prepared.endpoint, request, ctx)
         )
         return spec.to_answer(result)
 
@@ -352,21 +383,36 @@ class Runtime:
     async def _guarded(self, ctx: CallContext, budget: float, work: Awaitable[T]) -> T:
         """Await `work` within `budget` seconds; every error leaves typed and redacted.
 
+        The deadline works as `asyncio.timeout(budget)` does (a timer that cancels this task; the
+        cancellation it caused becomes the timeout, one from elsewhere stays a cancellation), with
+        one timer handle instead of a context-manager object and its state machine.
         The replacement error is raised outside the `except` block so that it does not carry the
         original (unredacted) one as its `__context__`.
         """
         out: BaseException
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("Runtime calls must run inside an asyncio task")
+        loop = task.get_loop()
+        expired = [False]
+        cancelling = task.cancelling()
+        handle = loop.call_at(loop.time() + budget, _expire, task, expired)
+        timed_out = False
         try:
-            async with asyncio.timeout(budget) as scope:
+            try:
                 return await work
-        except TimeoutError:
-            if not scope.expired():
+            finally:
+                handle.cancel()
+                if expired[0]:  # our timer cancelled the task: take that cancellation back
+                    timed_out = task.uncancel() <= cancelling
+        except asyncio.CancelledError:
+            if not timed_out:
                 raise
             out = ProviderTimeoutError(
                 f"{ctx.provider_id}: no answer within {budget:g} seconds", provider=ctx.provider_id
             )
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            raise
+        except (TimeoutError, KeyboardInterrupt, SystemExit):
+            raise  # a TimeoutError of the work's own is not this call's deadline
         except Exception as exc:
             out = self._error_out(exc, ctx)
             if out is exc:
@@ -375,15 +421,15 @@ class Runtime:
 
     async def _attempts(
         self,
-        connector: ValidatedConnector,
+        prepared: _Prepared,
         ctx: CallContext,
         budget: float,
-        attempt: Callable[[], Awaitable[T]],
+        attempt: Callable[..., Awaitable[T]],
+        *args: Any,
     ) -> T:
-        """Run `attempt` under the rate limit, retrying retryable failures within the attempt budget
-        and the call's deadline (see `runtime.retry`)."""
+        """Run `attempt(*args)` under the rate limit, retrying retryable failures within the attempt
+        budget and the call's deadline (see `runtime.retry`)."""
         deadline = self._clock() + budget
-        prepared = self._prepared(connector)
         key, rpm = prepared.rate_key, prepared.rpm
         number = 0
         last: ProviderError | None = None
@@ -396,7 +442,7 @@ class Runtime:
                     raise last from None  # the provider's own error says more than our queue
                 raise
             try:
-                return await attempt()
+                return await attempt(*args)
             except httpx.HTTPError as exc:  # a plugin that used the client directly
                 error: ProviderError = self._transport_error(exc, ctx)
             except ProviderError as exc:
@@ -415,37 +461,25 @@ class Runtime:
             await self._sleep(delay)
 
     async def _open_chat(
-        self, connector: ValidatedConnector, request: ChatRequest, ctx: CallContext, budget: float
+        self, prepared: _Prepared, request: ChatRequest, ctx: CallContext, budget: float
     ) -> tuple[ChatChunk | None, AsyncIterator[ChatChunk]]:
         """Start the provider's chat stream and read its first chunk, retrying until then only."""
-        call = connector.provider.chat_completion_stream
+        call = prepared.connector.provider.chat_completion_stream
         assert call is not None  # sub_action() checked it
-        endpoint = self._prepared(connector).endpoint
+        endpoint = prepared.endpoint
+        return await self._attempts(prepared, ctx, budget, _first_chunk, call, endpoint, request, ctx)
 
-        async def attempt() -> tuple[ChatChunk | None, AsyncIterator[ChatChunk]]:
-            chunks = call(endpoint, request, ctx)
-            try:
-                first = await anext(chunks)
-            except StopAsyncIteration:
-                return None, chunks
-            except BaseException:
-                await _aclose(chunks)
-                raise
-            return first, chunks
-
-        return await self._attempts(connector, ctx, budget, attempt)
-
-    def _stream_identity(self, connector: ValidatedConnector, request: ChatRequest) -> tuple[str, str, int]:
+    @staticmethod
+    def _stream_identity(prepared: _Prepared, request: ChatRequest) -> tuple[str, str, int]:
         """(id, model, created) for the chunks of one stream: a fresh `chatcmpl-` id, the request's
         model or the connector's, and the wall-clock start."""
-        model = request.model or self._prepared(connector).model
-        return "chatcmpl-" + os.urandom(12).hex(), model, int(time.time())
+        return "chatcmpl-" + os.urandom(12).hex(), request.model or prepared.model, int(time.time())
 
     async def _complete_chat(
-        self, connector: ValidatedConnector, request: ChatRequest, ctx: CallContext, budget: float
+        self, prepared: _Prepared, request: ChatRequest, ctx: CallContext, budget: float
     ) -> dict[str, Any]:
         """`unified_completion`: the stream, aggregated as Kibana does."""
-        stream_id, model, created = self._stream_identity(connector, request)
+        stream_id, model, created = self._stream_identity(prepared, request)
         aggregator = ChatAggregator(
             id=stream_id,
             model=model,
@@ -453,7 +487,7 @@ class Runtime:
             max_tokens=request.max_tokens,
             provider=ctx.provider_id,
         )
-        first, chunks = await self._open_chat(connector, request, ctx, budget)
+        first, chunks = await self._open_chat(prepared, request, ctx, budget)
         try:
             if first is not None:
                 aggregator.add(first)
@@ -481,9 +515,10 @@ class Runtime:
             spec = sub_action(STREAM_SUB_ACTION, connector.provider, connector.task_type)
             request = parse_params(spec, params)
         check_context_window(request, connector.context_window_length)
-        ctx = self.context(connector, timeout=budget)
-        stream_id, model, created = self._stream_identity(connector, request)
-        first, chunks = await self._guarded(ctx, budget, self._open_chat(connector, request, ctx, budget))
+        prepared = self._prepared(connector)
+        ctx = self._context(prepared, budget)
+        stream_id, model, created = self._stream_identity(prepared, request)
+        first, chunks = await self._guarded(ctx, budget, self._open_chat(prepared, request, ctx, budget))
         try:
             if first is None:
                 return
