@@ -37,6 +37,7 @@ The state holds decrypted secrets in memory only (as each call did before), at m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -260,6 +261,7 @@ class ConnectorService:
             from ai_connector.manager import default_registry
 
             registry = default_registry()
+        settings = _with_provider_env(settings, registry)
         owns_runtime = runtime is None
         if runtime is None:
             from ai_connector.runtime import Runtime
@@ -1264,6 +1266,21 @@ async def _aclose(iterator: Any) -> None:
             await close()
         except Exception:  # closing after a failure must not hide the failure
             log.debug("closing an upstream stream failed", exc_info=True)
+
+
+def _with_provider_env(settings: HostSettings, registry: ProviderRegistry) -> HostSettings:
+    """Settings whose `provider_settings` also hold what each provider's declared environment
+    variables say (e.g. the elastic provider's AI_CONNECTOR_ELASTICSEARCH_URL); the file wins."""
+    from ai_connector.manager import provider_host_settings
+
+    merged = {pid: dict(values) for pid, values in settings.provider_settings.items()}
+    for provider in registry:
+        values = provider_host_settings(provider, settings.provider_settings.get(provider.id))
+        if values:
+            merged[provider.id] = values
+    if merged == settings.provider_settings:
+        return settings
+    return dataclasses.replace(settings, provider_settings=merged)
 
 
 def _load_preconfigured(
