@@ -60,14 +60,16 @@ class HostClient(httpx.AsyncClient):
         http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     )
 
-    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
+    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
         super().__init__(transport=transport, **kwargs)
-        self.host_transport = transport
+        # Only an explicit transport with no mounts or proxy is the one every URL goes to.
+        routed = transport is None or kwargs.get("mounts") or kwargs.get("proxy")
+        self.host_transport = None if routed else transport
 
     def direct_transport(self) -> httpx.AsyncBaseTransport | None:
         """The transport a request may be handed to without `send()`: the one the client was built
         with, while nothing `send()` would add applies (no auth, event hooks or default query
-        params; with an explicit transport httpx mounts no proxies); None otherwise."""
+        params); None otherwise."""
         hooks = self.event_hooks
         if self.auth is not None or self.params or hooks["request"] or hooks["response"]:
             return None
