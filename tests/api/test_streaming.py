@@ -6,6 +6,7 @@ the upstream call (a real uvicorn server in front, the FakeServer behind sees th
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -160,7 +161,14 @@ def test_a_client_that_disconnects_mid_stream_cancels_the_upstream_call(live, se
     assert seen[2]["choices"][0]["delta"] == {"content": "tok1 "}
     assert server.disconnected.wait(5), "the upstream call was not cancelled"
     assert len(server.requests) == 1
-    events = [e for e in audit_lines(home) if e["event"]["action"] == "connector_execute"]
+    # The audit line is written once the cancelled run unwinds, which can finish just after the
+    # upstream sees its connection close (the audit writer is also buffered): wait for it.
+    deadline = time.monotonic() + 5
+    while True:
+        events = [e for e in audit_lines(home) if e["event"]["action"] == "connector_execute"]
+        if (events and events[-1]["event"]["outcome"] == "failure") or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert events[-1]["event"]["outcome"] == "failure"
     # the service records the cancelled run (CancelledError reaches it through the stream)
     assert events[-1]["error"]["code"] in ("CancelledError", "StreamCancelled")
