@@ -335,6 +335,18 @@ def _print_connector(connector: Mapping[str, Any], last_test: Mapping[str, Any] 
                 click.echo(f"  {k} = {json.dumps(v, ensure_ascii=False)}")
 
 
+def _report_saved(verb: str, saved: dict[str, Any], result: TestResult | None, as_json: bool) -> None:
+    """Print a created/updated connector (and its Save & test result); exit 1 when the test failed."""
+    if as_json:
+        _dump(saved if result is None else {"connector": saved, "test": result.to_dict()})
+    else:
+        click.echo(f"{verb} connector {saved['name']!r} ({saved['id']})")
+        if result is not None:
+            _print_test(result, saved["name"])
+    if result is not None and not result.ok:
+        sys.exit(1)
+
+
 def _print_test(result: TestResult | Mapping[str, Any], name: str) -> None:
     data = result if isinstance(result, Mapping) else result.to_dict()
     latency = f" in {data['latency_ms']:.0f} ms" if data.get("latency_ms") is not None else ""
@@ -421,14 +433,7 @@ def create(
         return saved, result
 
     saved, result = _with_service(work)
-    if as_json:
-        _dump(saved if result is None else {"connector": saved, "test": result.to_dict()})
-    else:
-        click.echo(f"Created connector {saved['name']!r} ({saved['id']})")
-        if result is not None:
-            _print_test(result, saved["name"])
-    if result is not None and not result.ok:
-        sys.exit(1)
+    _report_saved("Created", saved, result, as_json)
 
 
 @click.command("list")
@@ -546,14 +551,7 @@ def update(
         return saved, result
 
     saved, result = _with_service(work)
-    if as_json:
-        _dump(saved if result is None else {"connector": saved, "test": result.to_dict()})
-    else:
-        click.echo(f"Updated connector {saved['name']!r} ({saved['id']})")
-        if result is not None:
-            _print_test(result, saved["name"])
-    if result is not None and not result.ok:
-        sys.exit(1)
+    _report_saved("Updated", saved, result, as_json)
 
 
 @click.command()
