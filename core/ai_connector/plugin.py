@@ -24,6 +24,7 @@ from ai_connector.errors import (
     error_for_status,
     parse_retry_after,
 )
+from ai_connector.fields import rate_limit_field
 from ai_connector.hookspecs import hookimpl
 from ai_connector.openai_format import chat_request_to_openai, chunk_from_openai, openai_error_fields
 from ai_connector.redaction import Redactor
@@ -93,5 +94,6 @@ __all__ = [
     "hookimpl",
     "openai_error_fields",
     "parse_retry_after",
+    "rate_limit_field",
     "run_test",
 ]

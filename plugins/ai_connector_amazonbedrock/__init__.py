@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ai_connector.plugin import InferenceEndpoint, Provider, TaskType, hookimpl
+from ai_connector.plugin import InferenceEndpoint, Provider, TaskType, hookimpl, rate_limit_field
 from ai_connector_amazonbedrock.calls import (
     CHAT_PROVIDERS,
     DEFAULT_URL,
@@ -62,21 +62,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "x-updatable": False,
             "x-task-types": ["text_embedding"],
         },
-        "rate_limit": {
-            "type": "object",
-            "title": "Rate Limit",
-            "properties": {
-                "requests_per_minute": {
-                    "type": "integer",
-                    "title": "Rate Limit",
-                    "description": "By default, the amazonbedrock service sets the number of requests "
-                    "allowed per minute to 240.",
-                    "minimum": 1,
-                    "x-updatable": False,
-                }
-            },
-            "additionalProperties": False,
-        },
+        "rate_limit": rate_limit_field(
+            "By default, the amazonbedrock service sets the number of requests allowed per minute to 240."
+        ),
         "url": {
             "type": "string",
             "title": "URL",

@@ -26,6 +26,7 @@ from ai_connector.plugin import (
     TestResult,
     aiter_sse,
     hookimpl,
+    rate_limit_field,
     run_test,
 )
 from ai_connector_anthropic.wire import (
@@ -52,21 +53,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "description": "The name of the model to use for the inference task.",
             "x-updatable": False,
         },
-        "rate_limit": {
-            "type": "object",
-            "title": "Rate Limit",
-            "properties": {
-                "requests_per_minute": {
-                    "type": "integer",
-                    "title": "Rate Limit",
-                    "description": "By default, the anthropic service sets the number of requests "
-                    "allowed per minute to 50.",
-                    "minimum": 1,
-                    "x-updatable": False,
-                }
-            },
-            "additionalProperties": False,
-        },
+        "rate_limit": rate_limit_field(
+            "By default, the anthropic service sets the number of requests allowed per minute to 50."
+        ),
         "url": {
             "type": "string",
             "title": "URL",

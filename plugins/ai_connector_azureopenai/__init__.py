@@ -28,6 +28,7 @@ from ai_connector.plugin import (
     TestResult,
     chat_request_to_openai,
     hookimpl,
+    rate_limit_field,
 )
 from ai_connector_openai.wire import (
     completion_results,
@@ -85,21 +86,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "x-updatable": False,
             "x-task-types": ["text_embedding"],
         },
-        "rate_limit": {
-            "type": "object",
-            "title": "Rate Limit",
-            "properties": {
-                "requests_per_minute": {
-                    "type": "integer",
-                    "title": "Rate Limit",
-                    "description": "The azureopenai service sets a default number of requests allowed per "
-                    "minute depending on the task type.",
-                    "minimum": 1,
-                    "x-updatable": False,
-                }
-            },
-            "additionalProperties": False,
-        },
+        "rate_limit": rate_limit_field(
+            "The azureopenai service sets a default number of requests allowed per "
+            "minute depending on the task type."
+        ),
         "url": {
             "type": "string",
             "title": "URL",

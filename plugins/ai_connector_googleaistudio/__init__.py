@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ai_connector.plugin import Provider, TaskType, hookimpl
+from ai_connector.plugin import Provider, TaskType, hookimpl, rate_limit_field
 from ai_connector_googleaistudio.calls import PROVIDER_ID, completion, test, text_embedding, urls
 
 __all__ = ["AUTH_SCHEMA", "SETTINGS_SCHEMA", "ai_connector_providers"]
@@ -29,19 +29,7 @@ SETTINGS_SCHEMA = {
             "for private endpoints, proxies and tests.",
             "format": "uri",
         },
-        "rate_limit": {
-            "type": "object",
-            "title": "Rate Limit",
-            "properties": {
-                "requests_per_minute": {
-                    "type": "integer",
-                    "title": "Rate Limit",
-                    "description": "Minimize the number of rate limit errors.",
-                    "minimum": 1,
-                }
-            },
-            "additionalProperties": False,
-        },
+        "rate_limit": rate_limit_field(),
     },
     "required": ["model_id"],
     "additionalProperties": False,

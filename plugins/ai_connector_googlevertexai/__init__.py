@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ai_connector.plugin import Provider, TaskType, hookimpl
+from ai_connector.plugin import Provider, TaskType, hookimpl, rate_limit_field
 from ai_connector_googlevertexai.calls import (
     LOCATION_PATTERN,
     PROVIDER_ID,
@@ -53,19 +53,7 @@ SETTINGS_SCHEMA = {
             "or https://discoveryengine.googleapis.com for rerank) for private endpoints, proxies and tests.",
             "format": "uri",
         },
-        "rate_limit": {
-            "type": "object",
-            "title": "Rate Limit",
-            "properties": {
-                "requests_per_minute": {
-                    "type": "integer",
-                    "title": "Rate Limit",
-                    "description": "Minimize the number of rate limit errors.",
-                    "minimum": 1,
-                }
-            },
-            "additionalProperties": False,
-        },
+        "rate_limit": rate_limit_field(),
     },
     "required": ["model_id", "location", "project_id"],
     "additionalProperties": False,

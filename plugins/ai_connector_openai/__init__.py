@@ -27,6 +27,7 @@ from ai_connector.plugin import (
     TestResult,
     chat_request_to_openai,
     hookimpl,
+    rate_limit_field,
 )
 from ai_connector_openai.wire import (
     completion_results,
@@ -75,21 +76,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "x-updatable": False,
             "x-task-types": ["text_embedding"],
         },
-        "rate_limit": {
-            "type": "object",
-            "title": "Rate Limit",
-            "properties": {
-                "requests_per_minute": {
-                    "type": "integer",
-                    "title": "Rate Limit",
-                    "description": "Default number of requests allowed per minute. "
-                    "For text_embedding is 3000. For completion is 500.",
-                    "minimum": 1,
-                    "x-updatable": False,
-                }
-            },
-            "additionalProperties": False,
-        },
+        "rate_limit": rate_limit_field(
+            "Default number of requests allowed per minute. "
+            "For text_embedding is 3000. For completion is 500."
+        ),
     },
     "required": ["model_id"],
     "additionalProperties": False,
