@@ -16,6 +16,12 @@ __all__ = [
     "ErrorResponse",
     "ExecuteRequest",
     "ExecuteResponse",
+    "ExecutionKpiRequest",
+    "ExecutionKpiResponse",
+    "ExecutionLogEntry",
+    "ExecutionLogRequest",
+    "ExecutionLogResponse",
+    "ExecutionSummaryResponse",
     "ServiceDescriptor",
     "TestResponse",
     "UpdateConnectorRequest",
@@ -138,3 +144,73 @@ class ErrorResponse(_Response):
     error: str
     message: str
     attributes: dict[str, Any] | None = None
+
+
+class ExecutionLogRequest(_Strict):
+    """`POST /internal/actions/_global_connector_execution_logs` (Kibana's body)."""
+
+    date_start: str = Field(description="ISO 8601 date (or now-<n><s|m|h|d|w>): the oldest execution.")
+    date_end: str | None = Field(default=None, description="ISO 8601 date: the newest execution.")
+    filter: str | None = Field(default=None, description='KQL, e.g. `kibana.action.id: "my-id"`.')
+    per_page: int = 10
+    page: int = 1
+    sort: list[dict[str, dict[str, Literal["asc", "desc"]]]] = Field(
+        default_factory=lambda: [{"timestamp": {"order": "desc"}}], max_length=10
+    )
+    namespaces: list[str] | None = None
+
+
+class ExecutionKpiRequest(_Strict):
+    """`POST /internal/actions/_global_connector_execution_kpi` (Kibana's body)."""
+
+    date_start: str
+    date_end: str | None = None
+    filter: str | None = None
+    namespaces: list[str] | None = None
+
+
+class ExecutionLogEntry(_Response):
+    """Kibana's `IExecutionLog`."""
+
+    id: str
+    timestamp: str
+    duration_ms: float
+    status: str
+    message: str
+    version: str
+    source: str
+    schedule_delay_ms: float
+    space_ids: list[str]
+    connector_name: str
+    connector_id: str
+    timed_out: bool
+
+
+class ExecutionLogResponse(_Response):
+    """Kibana's `IExecutionLogResult`."""
+
+    total: int
+    data: list[ExecutionLogEntry]
+
+
+class ExecutionKpiResponse(_Response):
+    """Kibana's execution KPI result."""
+
+    success: int
+    unknown: int
+    failure: int
+    warning: int
+
+
+class ExecutionSummaryResponse(_Response):
+    """One connector's `_execute` calls over a time range."""
+
+    connector_id: str
+    date_start: str
+    date_end: str | None
+    calls: int
+    errors: int
+    errors_by_kind: dict[str, int]
+    input_tokens: int
+    output_tokens: int
+    latency_ms: dict[str, float | None]
