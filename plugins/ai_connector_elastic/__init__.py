@@ -170,7 +170,8 @@ async def chat_completion_stream(
     url = inference_url(es_url(endpoint, ctx.host_settings), endpoint) + "/_stream"
     headers = es_headers(endpoint, ctx)
     headers["Accept"] = "text/event-stream"
-    headers["X-Elastic-Product-Use-Case"] = "inference"
+    # Kibana sends the caller's telemetryMetadata.pluginId, and "inference" without one.
+    headers["X-Elastic-Product-Use-Case"] = request.use_case or "inference"
     params = {"timeout": _STREAM_TIMEOUT}
     async with ctx.stream("POST", url, json=body, params=params, headers=headers) as resp:
         if resp.status_code >= 400:

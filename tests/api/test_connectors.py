@@ -37,6 +37,7 @@ def saved(server, cid: str, *, name: str = "My fake", task: str = "chat_completi
         "is_missing_secrets": False,
         "is_system_action": False,
         "is_connector_type_deprecated": False,
+        "auth_mode": "shared",
     }
 
 
@@ -67,6 +68,7 @@ async def test_connector_types_shows_the_ai_connector_type(client) -> None:
             ],
             "is_system_action_type": False,
             "is_deprecated": False,
+            "source": "stack",
         }
     ]
 

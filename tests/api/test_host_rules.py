@@ -152,6 +152,7 @@ PRECONFIGURED = {
     "is_deprecated": False,
     "is_system_action": False,
     "is_connector_type_deprecated": False,
+    "auth_mode": "shared",
 }
 
 

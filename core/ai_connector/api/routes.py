@@ -243,7 +243,8 @@ async def get_connector_types(
     feature_id: Annotated[str | None, Query(description="Only types that support this feature.")] = None,
 ) -> list[dict[str, Any]]:
     """Kibana's connector types with license and config enablement (no privilege needed)."""
-    types = service(request).connector_types()
+    # Kibana's v1 response schema: `source` says where the type is defined (`.inference`: the stack).
+    types = [{**t, "source": t.get("source", "stack")} for t in service(request).connector_types()]
     if feature_id is not None:
         types = [t for t in types if feature_id in t.get("supported_feature_ids", [])]
     return types
@@ -268,6 +269,12 @@ async def get_services(request: Request, _who: Caller) -> list[dict[str, Any]]:
 # Connectors
 
 
+def _with_auth_mode(connector: dict[str, Any]) -> dict[str, Any]:
+    """Kibana's route transform adds `auth_mode` (its connectors' credentials are shared by every
+    user: `shared`) after the other fields (transform_connector_response/v1.ts)."""
+    return connector if "auth_mode" in connector else {**connector, "auth_mode": "shared"}
+
+
 @router.get(
     "/api/actions/connectors",
     response_model=list[ConnectorListItem],
@@ -278,7 +285,7 @@ async def get_services(request: Request, _who: Caller) -> list[dict[str, Any]]:
 )
 async def list_connectors(request: Request, who: Caller) -> list[dict[str, Any]]:
     """Saved and preconfigured connectors (preconfigured ones without config unless exposed)."""
-    return await service(request).list(user=who.id)
+    return [_with_auth_mode(c) for c in await service(request).list(user=who.id)]
 
 
 @router.post(
@@ -311,7 +318,7 @@ async def test_unsaved_connector(request: Request, body: CreateConnectorRequest,
 )
 async def create_connector(request: Request, body: CreateConnectorRequest, who: Creator) -> dict[str, Any]:
     """Validate, check the host's rules, encrypt the secrets and save (never returns secrets)."""
-    return await service(request).create(body.model_dump(), user=who.id)
+    return _with_auth_mode(await service(request).create(body.model_dump(), user=who.id))
 
 
 @router.post(
@@ -326,7 +333,7 @@ async def create_connector_with_id(
     id: str, request: Request, body: CreateConnectorRequest, who: Creator
 ) -> dict[str, Any]:
     """As `POST /api/actions/connector`, with the id given in the path (409 when it exists)."""
-    return await service(request).create(body.model_dump(), connector_id=id, user=who.id)
+    return _with_auth_mode(await service(request).create(body.model_dump(), connector_id=id, user=who.id))
 
 
 @router.get(
@@ -339,7 +346,7 @@ async def create_connector_with_id(
 )
 async def get_connector(id: str, request: Request, who: Caller) -> dict[str, Any]:
     """One connector, without its secrets."""
-    return await service(request).get(id, user=who.id)
+    return _with_auth_mode(await service(request).get(id, user=who.id))
 
 
 @router.put(
@@ -354,7 +361,7 @@ async def update_connector(
     id: str, request: Request, body: UpdateConnectorRequest, who: Updater
 ) -> dict[str, Any]:
     """Replace name and config; the provider and task type are fixed and secrets must be resent."""
-    return await service(request).update(id, body.model_dump(), user=who.id)
+    return _with_auth_mode(await service(request).update(id, body.model_dump(), user=who.id))
 
 
 @router.delete(
