@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -36,7 +38,11 @@ __all__ = [
     "EXECUTION_SOURCE",
     "ExecutionLog",
     "ExecutionRecord",
+    "action_error_message",
+    "body_bytes",
+    "connector_test_record",
     "event_message",
+    "execute_record",
     "executions_table",
     "new_record",
     "usage_of",
@@ -304,3 +310,104 @@ class ExecutionLog:
             timer[1].cancel()
         self.flush()
         self._closed = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Records from what the service has at hand (only ids, names, counts and texts: never params)
+
+_encode_size = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def body_bytes(params: Any) -> int:
+    """Kibana's `request_body_bytes`: the size of the sub-action's params as JSON (0 if not JSON)."""
+    try:
+        return len(_encode_size(params).encode("utf-8")) if params is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def _describe(connector: Any) -> tuple[str | None, str | None, str | None]:
+    """(provider id, task type, model id) of a ValidatedConnector (or Nones for anything else)."""
+    provider = getattr(connector, "provider", None)
+    task = getattr(connector, "task_type", None)
+    config = getattr(connector, "config", None) or {}
+    model = (config.get("providerConfig") or {}).get("model_id")
+    return (
+        getattr(provider, "id", None),
+        getattr(task, "value", task),
+        model if isinstance(model, str) else None,
+    )
+
+
+def action_error_message(outcome: Mapping[str, Any]) -> str:
+    """Kibana's event-log `error.message` for a failed execution (action_executor.ts
+    actionErrorToMessage): `message[: service_message][; retry: true]`."""
+    message = outcome.get("message") or "unknown error running action"
+    if outcome.get("service_message"):
+        message = f"{message}: {outcome['service_message']}"
+    if outcome.get("retry"):
+        message = f"{message}; retry: true"
+    return message
+
+
+def execute_record(
+    *,
+    connector_id: str,
+    name: str,
+    connector: Any,
+    sub_action: Any,
+    params: Any,
+    started_ns: int,
+    outcome: Mapping[str, Any],
+    error_kind: str | None = None,
+    usage: Mapping[str, Any] | None = None,
+    user: str | None = None,
+) -> ExecutionRecord:
+    """The record of one `_execute` (or stream), from Kibana's answer body `outcome`. `usage` is the
+    stream's usage chunk; a non-streamed answer's own `data.usage` is read otherwise."""
+    provider, task, model = _describe(connector)
+    body = params.get("body") if isinstance(params, Mapping) else None
+    if isinstance(body, Mapping) and isinstance(body.get("model"), str):
+        model = body["model"]
+    failed = outcome.get("status") != "ok"
+    input_tokens, output_tokens = usage_of({"usage": usage} if usage is not None else outcome.get("data"))
+    return new_record(
+        connector_id=connector_id,
+        connector_name=name,
+        action="execute",
+        sub_action=sub_action if isinstance(sub_action, str) else None,
+        provider=provider,
+        task_type=task,
+        model=model,
+        started_ns=started_ns,
+        duration_ns=time.time_ns() - started_ns,
+        outcome="failure" if failed else "success",
+        error_kind=(error_kind or outcome.get("_code") or "unknown") if failed else None,
+        error_message=action_error_message(outcome) if failed else None,
+        request_body_bytes=body_bytes(params),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        user_name=user,
+    )
+
+
+def connector_test_record(
+    *, connector_id: str, name: str, connector: Any, started_ns: int, result: Any, user: str | None = None
+) -> ExecutionRecord:
+    """The record of one *Save & test* (a TestResult)."""
+    provider, task, model = _describe(connector)
+    failure = getattr(result, "failure", None)
+    return new_record(
+        connector_id=connector_id,
+        connector_name=name,
+        action="test",
+        provider=provider,
+        task_type=task,
+        model=model,
+        started_ns=started_ns,
+        duration_ns=time.time_ns() - started_ns,
+        outcome="success" if result.ok else "failure",
+        error_kind=None if result.ok else getattr(failure, "value", failure) or "failed",
+        error_message=None if result.ok else result.message,
+        user_name=user,
+    )
