@@ -68,6 +68,9 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "title": "Model ID",
             "description": "The name of the model to use for the inference task.",
             "x-updatable": False,
+            # Required to create an endpoint; a connector on a preconfigured one (Kibana's form sends
+            # only provider, taskType and inferenceId) needs none.
+            "x-service-required": True,
         },
         "max_input_tokens": {
             "type": "integer",
@@ -93,7 +96,6 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "format": "uri",
         },
     },
-    "required": ["model_id"],
     "additionalProperties": False,
 }
 
@@ -290,6 +292,11 @@ async def on_save(endpoint: InferenceEndpoint, ctx: CallContext, is_update: bool
                 f"Inference with id {inference_id} and task type {task} already exists.", provider=PROVIDER_ID
             )
         await _delete_endpoint(url, endpoint, ctx)
+    if not endpoint.settings.get("model_id"):
+        raise InvalidRequestError(  # Elasticsearch's own refusal, before any request
+            "Validation Failed: 1: [service_settings] does not contain the required setting [model_id];",
+            provider=PROVIDER_ID,
+        )
     body: dict[str, Any] = {
         "service": PROVIDER_ID,
         "service_settings": {k: v for k, v in endpoint.settings.items() if k not in _LOCAL_SETTINGS},

@@ -76,6 +76,43 @@ async def _execute(client: httpx.AsyncClient, cid: str, sub_action: str, params:
     return await client.post(f"/api/actions/connector/{cid}/_execute", json=body, headers=ALL)
 
 
+# -- stack_connectors/common/inference/schema.ts and kbn-connector-schemas inference v1.ts
+# -- (providerConfig and providerSecrets default to {}: an EIS connector needs neither)
+
+
+async def test_an_eis_connector_is_created_with_only_provider_task_type_and_inference_id(
+    es: Any, client: httpx.AsyncClient
+) -> None:
+    es.add_endpoint(".rainbow-sprinkles-elastic", "chat_completion")
+    body = {
+        "name": "EIS chat",
+        "connector_type_id": ".inference",
+        "config": {
+            "provider": "elastic",
+            "taskType": "chat_completion",
+            "inferenceId": ".rainbow-sprinkles-elastic",
+        },
+        "secrets": {},
+    }
+    created = await client.post("/api/actions/connector", json=body, headers=ALL)
+    assert created.status_code == 200, created.text
+    assert created.json()["is_missing_secrets"] is False
+    answer = await _execute(client, created.json()["id"], "unified_completion", HELLO)
+    assert answer.json()["status"] == "ok", answer.text
+
+
+async def test_a_new_eis_endpoint_still_needs_a_model_id(es: Any, client: httpx.AsyncClient) -> None:
+    body = {
+        "name": "EIS chat",
+        "connector_type_id": ".inference",
+        "config": {"provider": "elastic", "taskType": "chat_completion", "inferenceId": "my-new-endpoint"},
+        "secrets": {},
+    }
+    refused = await client.post("/api/actions/connector", json=body, headers=ALL)
+    assert refused.status_code == 400
+    assert "[model_id]" in refused.json()["message"]
+
+
 # -- stack_connectors/server/connector_types/inference/inference.test.ts and inference.ts
 
 
