@@ -47,10 +47,25 @@ async def test_a_whitespace_only_name_is_refused(client: httpx.AsyncClient, serv
 
 
 async def test_a_blank_string_inside_config_is_refused(client: httpx.AsyncClient, server: FakeServer) -> None:
+    # platform/test/alerting_api_integration/spaces_only/tests/actions/create.ts ("when empty
+    # strings are submitted"): the whole body
     body = connector_body(server, config={"inferenceId": " "})
     response = await _create(client, body)
     assert response.status_code == 400
-    assert response.json()["message"] == "[request body.config.inferenceId]: value '' is not valid"
+    assert response.json() == {
+        "statusCode": 400,
+        "error": "Bad Request",
+        "message": "[request body.config.inferenceId]: value '' is not valid",
+    }
+
+
+async def test_an_unknown_connector_type_is_not_registered(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    # plugins/shared/actions/server/action_type_registry.ts (ensureActionTypeEnabled / get)
+    response = await _create(client, connector_body(server, connector_type_id=".gen-ai"))
+    assert response.status_code == 400
+    assert response.json()["message"] == 'Action type ".gen-ai" is not registered.'
 
 
 async def test_an_update_with_a_whitespace_only_name_is_refused(

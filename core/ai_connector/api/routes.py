@@ -28,6 +28,7 @@ from ai_connector.api.models import (
     TestResponse,
     UpdateConnectorRequest,
 )
+from ai_connector.host.execlog import EXECUTION_SOURCE
 
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
@@ -38,6 +39,7 @@ log = logging.getLogger("ai_connector.api")
 T = TypeVar("T")
 
 STREAM_SUB_ACTION = "unified_completion_stream"
+HTTP_REQUEST = "http_request"  # Kibana's ActionExecutionSourceType.HTTP_REQUEST, lower-cased
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -299,12 +301,15 @@ async def list_connectors(request: Request, who: Caller) -> list[dict[str, Any]]
 async def test_unsaved_connector(request: Request, body: CreateConnectorRequest, who: Creator) -> Any:
     """Run the provider's test routine on a connector that is not saved (needs `all`: the caller
     chooses the URL the host will call)."""
+    source = EXECUTION_SOURCE.set(HTTP_REQUEST)
     try:
         result = await until_disconnect(
             request.receive, service(request).test(body=body.model_dump(), user=who.id)
         )
     except ClientDisconnected:
         return Response(status_code=499)
+    finally:
+        EXECUTION_SOURCE.reset(source)
     return result.to_dict()
 
 
@@ -388,10 +393,13 @@ async def delete_connector(id: str, request: Request, who: Deleter) -> Response:
 )
 async def test_connector(id: str, request: Request, who: Caller) -> Any:
     """Run the provider's test routine (Kibana's default inputs) with the host's timeout."""
+    source = EXECUTION_SOURCE.set(HTTP_REQUEST)
     try:
         result = await until_disconnect(request.receive, service(request).test(id, user=who.id))
     except ClientDisconnected:
         return Response(status_code=499)
+    finally:
+        EXECUTION_SOURCE.reset(source)
     return {"connector_id": id, **result.to_dict()}
 
 
@@ -443,13 +451,19 @@ async def execute_response(
     """
     sub_action = params.get("subAction")
     sub_params = params.get("subActionParams")
-    if sub_action == STREAM_SUB_ACTION:
-        return await _execute_stream(receive, svc, connector_id, sub_params, who)
+    source = EXECUTION_SOURCE.set(HTTP_REQUEST)  # the execution log's `source`, as Kibana's routes set it
     try:
-        out = await until_disconnect(receive, svc.execute(connector_id, sub_action, sub_params, user=who.id))
-    except ClientDisconnected:
-        return Response(status_code=499)
-    return execute_body(out)
+        if sub_action == STREAM_SUB_ACTION:
+            return await _execute_stream(receive, svc, connector_id, sub_params, who)
+        try:
+            out = await until_disconnect(
+                receive, svc.execute(connector_id, sub_action, sub_params, user=who.id)
+            )
+        except ClientDisconnected:
+            return Response(status_code=499)
+        return execute_body(out)
+    finally:
+        EXECUTION_SOURCE.reset(source)
 
 
 async def _execute_stream(
