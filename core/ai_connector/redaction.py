@@ -8,9 +8,17 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["MASK", "RedactingLogger", "Redactor"]
+__all__ = ["MASK", "MAX_MESSAGE", "RedactingLogger", "Redactor", "cap"]
 
 MASK = "[REDACTED]"
+MAX_MESSAGE = 1000  # Kibana's MAX_UPSTREAM_BODY_LENGTH (stack_connectors inference helpers.ts)
+_TRUNCATED = "... [truncated]"
+
+
+def cap(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to `limit` characters, its end marked as Kibana's truncateUpstreamBody marks it."""
+    return text if len(text) <= limit else text[: limit - len(_TRUNCATED)] + _TRUNCATED
+
 
 # Kibana's list (helpers.ts truncateUpstreamBody): bearer tokens, sk- keys, key/secret/token values.
 _PATTERNS = re.compile(

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 
 from ai_connector.host.errors import BadRequestError
-from ai_connector.host.execlog import ExecutionLog, cap, executions_table, new_record
+from ai_connector.host.execlog import ExecutionLog, executions_table, new_record
 from ai_connector.host.execlog_query import (
     DateRange,
     execution_kpi,
@@ -26,6 +26,7 @@ from ai_connector.host.execlog_query import (
     usage_summary,
 )
 from ai_connector.host.store import ConnectorStore
+from ai_connector.redaction import cap
 
 HOUR_NS = 3600 * 10**9
 

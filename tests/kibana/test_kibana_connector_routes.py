@@ -132,3 +132,23 @@ async def test_connector_types_carry_the_source_field(client: httpx.AsyncClient)
     [entry] = (await client.get("/api/actions/connector_types", headers=ALL)).json()
     assert entry["id"] == ".inference" and entry["source"] == "stack"
     assert entry["is_deprecated"] is False and entry["minimum_license_required"] == "enterprise"
+
+
+# -- plugins/shared/actions/server/lib/validate_with_schema.ts ("error validating connector type
+# -- config|secrets: ..." for a body the connector type's schemas refuse)
+
+
+async def test_config_errors_carry_kibanas_prefix(client: httpx.AsyncClient, server: FakeServer) -> None:
+    body = connector_body(server)
+    del body["config"]["providerConfig"]["model_id"]
+    response = await _create(client, body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("error validating connector type config: ")
+
+
+async def test_secrets_errors_carry_kibanas_prefix(client: httpx.AsyncClient, server: FakeServer) -> None:
+    body = connector_body(server)
+    body["secrets"] = {"providerSecrets": {}}
+    response = await _create(client, body)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("error validating connector type secrets: ")

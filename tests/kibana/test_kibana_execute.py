@@ -252,3 +252,124 @@ async def test_upstream_credentials_are_redacted_from_the_error(
     for secret in ("abc123", "sk-live-abcdef123456", "secret123", "token123"):
         assert secret not in body["service_message"]
     assert "redacted" in body["service_message"].lower()  # Kibana writes [redacted], we [REDACTED]
+
+
+# -- platform/test/alerting_api_integration/spaces_only/tests/actions/execute.ts ("should handle
+# -- failed executions") and lib/action_executor.ts: a thrown error is `retry: true`
+
+
+async def _fake(client: httpx.AsyncClient, server: FakeServer) -> str:
+    response = await client.post("/api/actions/connector", json=connector_body(server), headers=ALL)
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+async def test_an_upstream_5xx_is_kibanas_failed_execution_body(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    cid = await _fake(client, server)
+    server.add("POST", "/chat", FakeResponse.json({"error": "overloaded"}, 503))
+    response = await _execute(client, cid, "unified_completion", HELLO)
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "connector_id": cid,
+        "status": "error",
+        "message": "an error occurred while running the action",
+        "service_message": body["service_message"],
+        "retry": True,
+        "errorSource": "framework",
+    }
+    assert body["service_message"].startswith(
+        "Inference endpoint [fake-chat_completion-1] returned status code 503"
+    )
+
+
+# -- stack_connectors/server/connector_types/inference/error_propagation.test.ts
+
+
+async def test_an_upstream_4xx_names_the_endpoint_and_status_and_is_the_users(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    cid = await _fake(client, server)
+    upstream = {"error": {"message": "maximum context length is 8192 tokens", "type": "BadRequestError"}}
+    server.add("POST", "/chat", FakeResponse.json(upstream, 400))
+    body = (await _execute(client, cid, "unified_completion", HELLO)).json()
+    assert body["errorSource"] == "user" and body["retry"] is True
+    message = body["service_message"]
+    assert message.startswith("Inference endpoint [fake-chat_completion-1] returned status code 400: ")
+    assert "maximum context length is 8192 tokens" in message
+
+
+async def test_the_upstream_body_in_the_error_is_capped_at_1000_characters(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    cid = await _fake(client, server)
+    server.add("POST", "/chat", FakeResponse(body=b"x" * 5000, status=500))
+    body = (await _execute(client, cid, "unified_completion", HELLO)).json()
+    message = body["service_message"]
+    assert "500" in message and len(message) == 1000 and message.endswith("... [truncated]")
+    assert body["errorSource"] == "framework"
+
+
+async def test_an_empty_upstream_body_leaves_no_dangling_separator(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    cid = await _fake(client, server)
+    server.add("POST", "/chat", FakeResponse(body=b"", status=403))
+    body = (await _execute(client, cid, "unified_completion", HELLO)).json()
+    assert "status code 403" in body["service_message"]
+    assert not body["service_message"].endswith(": ")
+    assert body["errorSource"] == "user"
+
+
+# -- plugins/shared/actions/server/sub_action_framework/executor.ts and executor.test.ts
+
+
+async def test_an_unknown_sub_action_is_not_registered_for_the_connector_type(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    cid = await _fake(client, server)
+    body = (await _execute(client, cid, "not-exist", {})).json()
+    assert body == {
+        "status": "error",
+        "connector_id": cid,
+        "message": "an error occurred while running the action",
+        "service_message": (
+            f'Sub action "not-exist" is not registered. Connector id: {cid}. '
+            "Connector name: AI Connector. Connector type: .inference"
+        ),
+        "retry": True,
+        "errorSource": "framework",
+    }
+
+
+async def test_invalid_sub_action_params_are_a_request_validation_failure_of_the_user(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    cid = await _fake(client, server)
+    body = (
+        await _execute(client, cid, "unified_completion", {"body": {"messages": []}, "foo": "bar"})
+    ).json()
+    assert body["status"] == "error"
+    assert body["message"] == "an error occurred while running the action"
+    assert body["service_message"].startswith("Request validation failed (")
+    assert body["retry"] is True and body["errorSource"] == "user"
+
+
+# -- plugins/shared/actions/server/lib/action_executor.ts (validateAction: params the connector
+# -- type's params schema refuses are the user's, not retried, with no service_message)
+
+
+async def test_params_without_a_sub_action_are_an_action_params_error_of_the_user(
+    client: httpx.AsyncClient, server: FakeServer
+) -> None:
+    cid = await _fake(client, server)
+    response = await client.post(
+        f"/api/actions/connector/{cid}/_execute", json={"params": {"subActionParams": {}}}, headers=ALL
+    )
+    body = response.json()
+    assert body["status"] == "error" and body["connector_id"] == cid
+    assert body["message"].startswith("error validating action params: ")
+    assert "service_message" not in body
+    assert body["retry"] is False and body["errorSource"] == "user"

@@ -33,6 +33,8 @@ from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, String, Tab
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from ai_connector.redaction import cap
+
 __all__ = [
     "EXECUTION_SOURCE",
     "ExecutionLog",
@@ -51,8 +53,6 @@ log = logging.getLogger("ai_connector.host.execlog")
 
 CONNECTOR_TYPE_ID = ".inference"
 _ADVISORY_LOCK = 0x41494345  # "AICE": serialises creating the table when hosts start together
-MAX_ERROR_MESSAGE = 1000
-_TRUNCATED = "... [truncated]"
 
 # Who asked for the execution (Kibana's `kibana.action.execution.source`); the HTTP API sets
 # `http_request`, as Kibana's routes do.
@@ -128,13 +128,6 @@ def event_message(action: str, outcome: str, connector_id: str, connector_name: 
     if action == "test":
         return f"action tested: {label}" if ok else f"action test failure: {label}"
     return f"action executed: {label}" if ok else f"action execution failure: {label}"
-
-
-def cap(message: str) -> str:
-    """Kibana's 1000-character cap with `... [truncated]` (stack_connectors inference helpers.ts)."""
-    if len(message) <= MAX_ERROR_MESSAGE:
-        return message
-    return message[: MAX_ERROR_MESSAGE - len(_TRUNCATED)] + _TRUNCATED
 
 
 def usage_of(data: Any) -> tuple[int | None, int | None]:
