@@ -190,6 +190,10 @@ class ErrorResponse(_Response):
     attributes: dict[str, Any] | None = None
 
 
+def _newest_first() -> list[dict[str, dict[str, Literal["asc", "desc"]]]]:
+    return [{"timestamp": {"order": "desc"}}]
+
+
 class ExecutionLogRequest(_Strict):
     """`POST /internal/actions/_global_connector_execution_logs` (Kibana's body)."""
 
@@ -199,7 +203,7 @@ class ExecutionLogRequest(_Strict):
     per_page: int = 10
     page: int = 1
     sort: list[dict[str, dict[str, Literal["asc", "desc"]]]] = Field(
-        default_factory=lambda: [{"timestamp": {"order": "desc"}}], max_length=10
+        default_factory=_newest_first, max_length=10
     )
     namespaces: list[str] | None = None
 

@@ -215,10 +215,12 @@ def parse_filter(kql: str | None) -> ColumnElement[bool]:
 
 
 def _engine(execlog: ExecutionLog | Engine) -> Engine:
-    if isinstance(execlog, ExecutionLog):
-        execlog.flush()  # this host's own waiting rows are part of the answer
-        return execlog.engine
-    return execlog
+    if not isinstance(execlog, ExecutionLog):
+        return execlog
+    if execlog.engine is None:
+        raise BadRequestError("the execution log is not stored on this host (AI_CONNECTOR_EXECUTION_LOG)")
+    execlog.flush()  # this host's own waiting rows are part of the answer
+    return execlog.engine
 
 
 def _log_entry(row: Any) -> dict[str, Any]:
@@ -281,7 +283,8 @@ def execution_kpi(
     where = and_(dates.clause(), parse_filter(filter), t.action == "execute")
     engine = _engine(execlog)
     with engine.connect() as conn:
-        counts = dict(conn.execute(select(t.outcome, func.count()).where(where).group_by(t.outcome)).all())
+        rows = conn.execute(select(t.outcome, func.count()).where(where).group_by(t.outcome)).all()
+    counts: dict[str, int] = {str(outcome): int(n) for outcome, n in rows}
     known = {k: int(counts.pop(k, 0)) for k in ("success", "failure", "warning")}
     return {
         "success": known["success"],
@@ -312,7 +315,7 @@ def usage_summary(execlog: ExecutionLog | Engine, connector_id: str, *, dates: D
             value = conn.execute(
                 select(t.duration_ns).where(where).order_by(t.duration_ns).offset(rank).limit(1)
             ).scalar_one()
-            return value / 1_000_000
+            return float(value) / 1_000_000
 
         p50, p95 = percentile(0.50), percentile(0.95)
     errors = {kind or "unknown": int(n) for kind, n in sorted(kinds, key=lambda kn: kn[0] or "unknown")}

@@ -36,9 +36,9 @@ def temperature_for(request: ChatRequest, connector: Any) -> float | None:
     """The temperature to send for `request` on `connector` (None: send none)."""
     config = getattr(connector, "config", None) or {}
     configured = config.get("temperature")
-    numeric = isinstance(configured, int | float) and not isinstance(configured, bool)
-    if numeric and math.isfinite(configured) and configured >= 0:
-        return float(configured)
+    number = configured if isinstance(configured, int | float) and not isinstance(configured, bool) else None
+    if number is not None and math.isfinite(number) and number >= 0:
+        return float(number)
     provider_config = config.get("providerConfig") or {}
     model = request.model or provider_config.get("model_id")
     if isinstance(model, str) and model:
