@@ -80,7 +80,7 @@ _AUDIT_ACTIONS = {"create": "connector_create", "update": "connector_update", "d
 
 
 def _audit_denied(svc: Any, who: Principal, operation: str, connector_id: str | None, message: str) -> None:
-    """Kibana writes the failure audit event before it throws the 403 (A4.3, A7.2)."""
+    """Kibana writes the failure audit event before it throws the 403."""
     from ai_connector.host.errors import ForbiddenError
 
     audit = getattr(svc, "audit", None)

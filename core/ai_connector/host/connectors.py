@@ -1,13 +1,13 @@
 """ConnectorService: saved connectors with Kibana's rules, for host applications (async and sync).
 
 The service is what the HTTP API and the CLI call. It applies Kibana's actions-framework rules
-(security-anchors A1-A7): license and `enabled_connector_types` gates (403), validation with every
+(Kibana's actions plugin): license and `enabled_connector_types` gates (403), validation with every
 field error (400), preconfigured connectors that cannot be changed (400), optimistic versions (409),
 write-only secrets encrypted at rest, the provider's save/delete hooks, *Save & test* with its result
 kept beside the connector, `_execute`'s response shapes, and an audit line for every operation.
 Each of those jobs has its own module in `ai_connector.host`; this one puts them in order.
 
-Responses are Kibana's connector objects exactly (A3.1): no field carries a secret, ever.
+Responses are Kibana's connector objects exactly: no field carries a secret, ever.
 
 Where this differs from Kibana, on purpose:
 - the license/enabled gate runs before body validation (Kibana validates first), so a host whose
@@ -15,7 +15,7 @@ Where this differs from Kibana, on purpose:
 - an update keeps the stored `inferenceId` when the body omits it, and refuses a change of `provider`,
   `taskType` or `inferenceId` (the connector owns that inference endpoint) with a 400;
 - a test or execution whose stored secrets cannot be decrypted answers with a typed, actionable
-  failure (TestResult / `status: "error"`) instead of Kibana's generic 500 (A2.6, B3.2).
+  failure (TestResult / `status: "error"`) instead of Kibana's generic 500.
 
 `execute` and `stream` run a saved connector from its ready-to-run state, which another host's
 change reaches within `revalidate_interval` seconds (see `ai_connector.host.ready`).

@@ -1,6 +1,6 @@
 """Kibana's response shapes for the connector API, and the one place an error becomes one.
 
-Connector objects (A3.1: no field ever carries a secret), the connector-type entry, and
+Connector objects (no field ever carries a secret), the connector-type entry, and
 `_execute`'s bodies: `{"status": "ok", ...}`, and for a failure the
 `{"status": "error", ...}` body chosen by the exception's type (never by its message), used both
 by the service's `execute` and by the HTTP route for a stream that fails before its first chunk.
