@@ -101,7 +101,6 @@ ENV_VARS: Mapping[str, str] = {
     "audit_flush_interval": "AI_CONNECTOR_AUDIT_FLUSH_INTERVAL",
     "revalidate_interval": "AI_CONNECTOR_REVALIDATE_INTERVAL",
 }
-_FILE_ONLY = ("preconfigured", "provider_settings")
 
 
 def default_home() -> Path:
