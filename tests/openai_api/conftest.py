@@ -32,11 +32,13 @@ from ai_connector.testing import FakeServer
 
 @pytest.fixture(scope="session")
 def start_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """`start_serve(**env)` -> a Serve; every process is stopped at the end of the session."""
+    """`start_serve(ai_connector_toml="...", **env)` -> a Serve; stopped at the end of the session."""
     started: list[Serve] = []
 
-    def start(**env: str) -> Serve:
+    def start(ai_connector_toml: str = "", **env: str) -> Serve:
         home = tmp_path_factory.mktemp("serve-home")
+        if ai_connector_toml:
+            (home / "ai-connector.toml").write_text(ai_connector_toml, encoding="utf-8")
         port = free_port()
         environ = {
             **os.environ,
