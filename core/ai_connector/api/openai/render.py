@@ -4,13 +4,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import struct
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+
+from ai_connector.api.openai.errors import error_event
 
 __all__ = [
     "ChatCompletionBuilder",
@@ -116,39 +120,55 @@ def _with_arguments(call: dict[str, Any]) -> dict[str, Any]:
     return {**call, "function": {**fn, "arguments": fn["arguments"] if fn["arguments"].strip() else "{}"}}
 
 
-def _chunk(chunk: dict[str, Any]) -> dict[str, Any]:
-    """A unified chunk as OpenAI streams it: `logprobs: null` on each choice, and no `usage` (it
-    comes in its own last chunk). OpenAI's prose says the other chunks carry `usage: null`, but
-    its schema (CreateChatCompletionStreamResponse, version 2.3.0) types `usage` as an object, so
-    the field is left out; clients read both the same way."""
-    for choice in chunk["choices"]:
-        choice.setdefault("logprobs", None)
-    chunk.pop("usage", None)
-    return chunk
-
-
 async def stream_events(
-    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]], include_usage: bool
+    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]], include_usage: bool, model: str
 ) -> AsyncIterator[bytes]:
-    """The event bytes of each chunk, then the usage chunk (when asked for and known) and
-    `[DONE]`. Usage a provider sends together with the last delta moves to its own chunk with
-    `choices: []`, as OpenAI sends it."""
+    """The event bytes of each chunk, then the usage chunk (when asked for and known) and `[DONE]`.
+
+    Every chunk gets the first one's id, created and model (OpenAI: the same for every chunk of a
+    stream; a provider may name its message only in some events) and `logprobs: null` on its
+    choice. Usage goes in its own last chunk with `choices: []`, and nowhere else: OpenAI's prose
+    says the other chunks carry `usage: null`, but its schema (CreateChatCompletionStreamResponse,
+    version 2.3.0) types `usage` as an object, so the field is left out (clients read both the
+    same way). A failure after the first byte ends the stream with an `error` event, no `[DONE]`.
+    """
+    if first is None:
+        yield DONE
+        return
+    identity = {k: first[k] for k in ("id", "object", "created", "model") if k in first}
     usage: Any = None
-    identity: dict[str, Any] = {}
-    chunk = first
-    while chunk is not None:
-        if not identity:
-            identity = {k: chunk[k] for k in ("id", "object", "created", "model") if k in chunk}
-        if chunk.get("usage"):
-            usage = chunk["usage"]
-        if chunk.get("choices"):
-            # OpenAI: every chunk of a stream has the same id, created and model (a provider may
-            # name its message only in some of its events).
-            yield sse(_chunk({**chunk, **identity}))
-        chunk = await anext(rest, None)
-    if include_usage and usage is not None:
-        yield sse({**identity, "choices": [], "usage": usage})
-    yield DONE
+
+    def event(chunk: dict[str, Any]) -> bytes | None:
+        nonlocal usage
+        if "usage" in chunk:
+            usage = chunk.pop("usage") or usage
+        if not chunk["choices"]:
+            return None
+        chunk.update(identity)  # each chunk dict is the stream's own, fresh one: changed in place
+        for choice in chunk["choices"]:
+            choice.setdefault("logprobs", None)
+        return sse(chunk)
+
+    try:
+        data = event(first)
+        if data is not None:
+            yield data
+        async for chunk in rest:
+            data = event(chunk)
+            if data is not None:
+                yield data
+        if include_usage and usage is not None:
+            yield sse({**identity, "choices": [], "usage": usage})
+        yield DONE
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        yield sse(error_event(exc, model=model), event="error")
+    finally:
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:  # closes the upstream call when the client went away
+            with contextlib.suppress(Exception):
+                await aclose()
 
 
 def _vector(values: list[float], encoding: str) -> list[float] | str:

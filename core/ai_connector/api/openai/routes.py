@@ -11,7 +11,6 @@ limits, retries and audit are those of `_execute`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -28,7 +27,6 @@ from ai_connector.api.openai.errors import (
     SERVER_ERROR,
     OpenAIError,
     bad_request,
-    error_event,
     from_exception,
     from_outcome,
     model_not_found,
@@ -38,7 +36,6 @@ from ai_connector.api.openai.render import (
     completion_response,
     embedding_response,
     model_object,
-    sse,
     stream_events,
 )
 from ai_connector.api.openai.translate import chat_params, completion_params, embedding_params, model_of
@@ -183,16 +180,22 @@ class OpenAIRoutes:
                     await chunks.aclose()  # type: ignore[attr-defined]
                 raise
 
-        first, rest = await _awaited(receive, self._as_connector(svc, model, who, opened), model)
         if call.stream:
+            first, rest = await _awaited(receive, self._as_connector(svc, model, who, opened), model)
             return EventStreamResponse(
-                _events(first, rest, call.include_usage, model),
+                stream_events(first, rest, call.include_usage, model),
                 media_type="text/event-stream",
                 headers=_STREAM_HEADERS,
             )
-        builder = ChatCompletionBuilder(model)
-        await _awaited(receive, _fold(builder, first, rest), model)
-        return _json(builder.result())
+
+        async def answered(cid: str) -> dict[str, Any]:
+            first, rest = await opened(cid)
+            builder = ChatCompletionBuilder(model)
+            await _fold(builder, first, rest)
+            return builder.result()
+
+        # one wait for the whole answer (one disconnect watcher, not one per step)
+        return _json(await _awaited(receive, self._as_connector(svc, model, who, answered), model))
 
     async def _one_shot(
         self,
@@ -307,22 +310,6 @@ async def _fold(
             builder.add(first)
             async for chunk in rest:
                 builder.add(chunk)
-    finally:
-        with contextlib.suppress(Exception):
-            await rest.aclose()  # type: ignore[attr-defined]
-
-
-async def _events(
-    first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]], include_usage: bool, model: str
-) -> AsyncIterator[bytes]:
-    """The stream's events; a failure after the first byte ends it with an `error` event."""
-    try:
-        async for event in stream_events(first, rest, include_usage):
-            yield event
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        yield sse(error_event(exc, model=model), event="error")
     finally:
         with contextlib.suppress(Exception):
             await rest.aclose()  # type: ignore[attr-defined]
