@@ -114,7 +114,8 @@ def _connector(provider_id: str, task: str, fake: FakeServer) -> dict[str, Any]:
 
 def create_connectors(serve: Serve, fake: FakeServer) -> None:
     """Connector `chat-<provider>` for each chat provider, `embed-openai`, `embed-amazonbedrock`
-    and `complete-openai`, each with inferenceId `<provider>-<task>-endpoint`."""
+    and `complete-openai`, each with inferenceId `<provider>-<task>-endpoint`, and
+    `chat-small-window` (OpenAI, a 20-token context window)."""
     wanted = [(f"chat-{p}", p, "chat_completion") for p in CHAT_PROVIDERS]
     wanted += [
         ("embed-openai", "openai", "text_embedding"),
@@ -126,3 +127,7 @@ def create_connectors(serve: Serve, fake: FakeServer) -> None:
             "POST", f"/api/actions/connector/{cid}", json=_connector(provider_id, task, fake)
         )
         assert response.status_code == 200, response.text
+    small = _connector("openai", "chat_completion", fake)
+    small["config"].update(inferenceId="small-window", contextWindowLength=20)
+    response = serve.kibana("POST", "/api/actions/connector/chat-small-window", json=small)
+    assert response.status_code == 200, response.text

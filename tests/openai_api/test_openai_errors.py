@@ -123,6 +123,17 @@ def test_a_non_text_content_part_and_disagreeing_token_limits_are_refused(
     assert fake.requests == []
 
 
+def test_a_request_over_the_connectors_context_window_is_context_length_exceeded(
+    serve: Serve, fake: FakeServer
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client(serve).chat.completions.create(
+            model="chat-small-window", messages=[{"role": "user", "content": "word " * 200}]
+        )
+    assert _error_of(caught.value)["code"] == "context_length_exceeded"
+    assert fake.requests == []
+
+
 def test_the_providers_rate_limit_is_429_with_retry_after(serve: Serve, fake: FakeServer) -> None:
     from ai_connector_openai.testing import rate_limit_response
 
