@@ -25,14 +25,14 @@ __all__ = [
     "stream_events",
 ]
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# ASCII-escaped: the C encoder is about twice as fast with ensure_ascii (a cost paid per chunk)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 DONE = b"data: [DONE]\n\n"
 
 
-def sse(data: Any, *, event: str | None = None) -> bytes:
+def sse(data: Any) -> bytes:
     """One server-sent event carrying `data` as JSON."""
-    head = b"event: " + event.encode() + b"\n" if event else b""
-    return head + b"data: " + _encode(data).encode("utf-8") + b"\n\n"
+    return b"data: " + _encode(data).encode() + b"\n\n"
 
 
 class ChatCompletionBuilder:
@@ -163,7 +163,7 @@ async def stream_events(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        yield sse(error_event(exc, model=model), event="error")
+        yield b"event: error\n" + sse(error_event(exc, model=model))
     finally:
         aclose = getattr(rest, "aclose", None)
         if aclose is not None:  # closes the upstream call when the client went away

@@ -58,7 +58,7 @@ _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(
-        json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        json.dumps(data, separators=(",", ":")),
         status_code=status,
         media_type="application/json",
     )
@@ -108,7 +108,7 @@ class OpenAIRoutes:
             try:
                 raw = await Request(scope, receive).body()
             except ClientDisconnect:
-                return Response(status_code=499)
+                return Response(status_code=499)  # the client went away before sending its body
             body = _parse(raw)
             model = model_of(body)
             if rest == "/chat/completions":
@@ -189,9 +189,14 @@ class OpenAIRoutes:
             )
 
         async def answered(cid: str) -> dict[str, Any]:
-            first, rest = await opened(cid)
             builder = ChatCompletionBuilder(model)
-            await _fold(builder, first, rest)
+            chunks = svc.stream(cid, call.params, user=who.id)
+            try:
+                async for chunk in chunks:
+                    builder.add(chunk)
+            finally:
+                with contextlib.suppress(Exception):
+                    await chunks.aclose()  # type: ignore[attr-defined]
             return builder.result()
 
         # one wait for the whole answer (one disconnect watcher, not one per step)
@@ -300,16 +305,3 @@ def _enabled(svc: ConnectorService, provider_id: str) -> bool:
     except ForbiddenError:
         return False
     return True
-
-
-async def _fold(
-    builder: ChatCompletionBuilder, first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]
-) -> None:
-    try:
-        if first is not None:
-            builder.add(first)
-            async for chunk in rest:
-                builder.add(chunk)
-    finally:
-        with contextlib.suppress(Exception):
-            await rest.aclose()  # type: ignore[attr-defined]
