@@ -42,7 +42,7 @@ class ChatCompletionBuilder:
     OpenAI returns the truncated message with `finish_reason: "length"`.
     """
 
-    __slots__ = ("_content", "_tools", "created", "fingerprint", "finish_reason", "id", "model", "usage")
+    __slots__ = ("_content", "_tools", "created", "finish_reason", "id", "model", "usage")
 
     def __init__(self, model: str) -> None:
         self.id = ""
@@ -52,25 +52,24 @@ class ChatCompletionBuilder:
         self._tools: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
-        self.fingerprint: str | None = None
 
     def add(self, chunk: Mapping[str, Any]) -> None:
-        """Fold one chunk in."""
+        """Fold one chunk in (a unified chunk: `id`, `created`, `model` and `choices` always there)."""
         if not self.id:
-            self.id = chunk.get("id") or ""
-            self.created = chunk.get("created") or 0
-            self.model = chunk.get("model") or self.model
-        if chunk.get("system_fingerprint"):
-            self.fingerprint = chunk["system_fingerprint"]
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                self._content.append(delta["content"])
-            for call in delta.get("tool_calls") or ():
+            self.id = chunk["id"]
+            self.created = chunk["created"]
+            self.model = chunk["model"] or self.model
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
+        for choice in chunk["choices"]:
+            delta = choice["delta"]
+            content = delta.get("content")
+            if content:
+                self._content.append(content)
+            for call in delta.get("tool_calls", ()):
                 self._tool_delta(call)
-            if choice.get("finish_reason"):
+            if choice["finish_reason"]:
                 self.finish_reason = choice["finish_reason"]
 
     def _tool_delta(self, call: Mapping[str, Any]) -> None:
@@ -107,8 +106,6 @@ class ChatCompletionBuilder:
             "model": self.model,
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         }
-        if self.fingerprint is not None:
-            out["system_fingerprint"] = self.fingerprint
         if self.usage is not None:
             out["usage"] = self.usage
         return out

@@ -194,9 +194,10 @@ class OpenAIRoutes:
             try:
                 async for chunk in chunks:
                     builder.add(chunk)
-            finally:
+            except BaseException:
                 with contextlib.suppress(Exception):
                     await chunks.aclose()  # type: ignore[attr-defined]
+                raise
             return builder.result()
 
         # one wait for the whole answer (one disconnect watcher, not one per step)

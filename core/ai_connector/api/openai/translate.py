@@ -80,20 +80,22 @@ _COMPLETION_DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {
 }
 
 _EMBEDDING_DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {"dimensions": _absent, "user": _absent}
+_COMPLETION_KNOWN = frozenset({"model", "prompt", *_COMPLETION_DEFAULT_ONLY})
+_EMBEDDING_KNOWN = frozenset({"model", "input", "encoding_format", "input_type", *_EMBEDDING_DEFAULT_ONLY})
 # Not OpenAI's: Kibana's text_embedding needs an input type (`ingest` or `search`); a client may
 # send it through its SDK's extra body. Ingest is what a document store embeds most.
 DEFAULT_INPUT_TYPE = "ingest"
 
 
-def _unrecognized(body: Mapping[str, Any], known: frozenset[str]) -> None:
-    for key in body:
+def _refuse_unhonoured(
+    body: Mapping[str, Any], known: frozenset[str], default_only: Mapping[str, Callable[[Any], bool]]
+) -> None:
+    """400 for a parameter OpenAI does not have, or one this path cannot honour with its value."""
+    for key, value in body.items():
         if key not in known:
             raise bad_request(f"Unrecognized request argument supplied: {key}", param=key)
-
-
-def _unsupported(body: Mapping[str, Any], default_only: Mapping[str, Callable[[Any], bool]]) -> None:
-    for key, accepts in default_only.items():
-        if key in body and not accepts(body[key]):
+        accepts = default_only.get(key)
+        if accepts is not None and not accepts(value):
             raise bad_request(
                 f"Unsupported parameter: '{key}' cannot be honoured by this connector's provider "
                 "through the host's unified API; leave it unset.",
@@ -165,8 +167,7 @@ class ChatCall:
 
 def chat_params(body: Mapping[str, Any]) -> ChatCall:
     """`POST /chat/completions`'s body as `unified_completion` params (400 on what cannot be honoured)."""
-    _unrecognized(body, _CHAT_KNOWN)
-    _unsupported(body, _CHAT_DEFAULT_ONLY)
+    _refuse_unhonoured(body, _CHAT_KNOWN, _CHAT_DEFAULT_ONLY)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("'messages' must be a non-empty array.", param="messages")
@@ -217,10 +218,7 @@ def _inputs(value: Any, param: str, *, single: bool) -> str | list[str]:
 
 def embedding_params(body: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """`POST /embeddings`'s body as `text_embedding` params, and the encoding format asked for."""
-    _unrecognized(
-        body, frozenset({"model", "input", "encoding_format", "input_type"}) | set(_EMBEDDING_DEFAULT_ONLY)
-    )
-    _unsupported(body, _EMBEDDING_DEFAULT_ONLY)
+    _refuse_unhonoured(body, _EMBEDDING_KNOWN, _EMBEDDING_DEFAULT_ONLY)
     encoding = body.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise bad_request(f"Invalid value for 'encoding_format': {encoding!r}.", param="encoding_format")
@@ -232,7 +230,6 @@ def embedding_params(body: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
 
 def completion_params(body: Mapping[str, Any]) -> dict[str, Any]:
     """`POST /completions`'s body as `completion` params (which carry only the prompt)."""
-    _unrecognized(body, frozenset({"model", "prompt"}) | set(_COMPLETION_DEFAULT_ONLY))
     if body.get("stream"):
         raise bad_request(
             "Unsupported parameter: 'stream' cannot be honoured: the connector's completion task "
@@ -240,5 +237,5 @@ def completion_params(body: Mapping[str, Any]) -> dict[str, Any]:
             param="stream",
             code="unsupported_parameter",
         )
-    _unsupported(body, _COMPLETION_DEFAULT_ONLY)
+    _refuse_unhonoured(body, _COMPLETION_KNOWN, _COMPLETION_DEFAULT_ONLY)
     return {"input": _inputs(body.get("prompt"), "prompt", single=True)}
