@@ -132,7 +132,7 @@ async def stream_events(
     if first is None:
         yield DONE
         return
-    identity = {k: first[k] for k in ("id", "object", "created", "model") if k in first}
+    identity: dict[str, Any] = {k: first[k] for k in ("id", "object", "created", "model") if k in first}
     usage: Any = None
 
     def event(chunk: dict[str, Any]) -> bytes | None:
