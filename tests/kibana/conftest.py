@@ -34,5 +34,5 @@ make_settings = _api.make_settings
 open_client = _api.open_client
 api = _api.api
 client = _api.client
-postgres_admin_url = _host.postgres_admin_url
-postgres_url = _host.postgres_url
+# Every PostgreSQL fixture of tests/host (the server, the session's database, an emptied one).
+globals().update({name: getattr(_host, name) for name in dir(_host) if "postgres" in name})

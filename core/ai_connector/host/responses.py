@@ -1,6 +1,6 @@
 """Kibana's response shapes for the connector API, and the one place an error becomes one.
 
-Connector objects (A3.1: no field ever carries a secret), the connector-type entry, and
+Connector objects (no field ever carries a secret), the connector-type entry, and
 `_execute`'s bodies: `{"status": "ok", ...}`, and for a failure the
 `{"status": "error", ...}` body chosen by the exception's type (never by its message), used both
 by the service's `execute` and by the HTTP route for a stream that fails before its first chunk.
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONNECTOR_TYPE_NAME",
     "SUPPORTED_FEATURE_IDS",
+    "ExecuteOutcome",
     "connector_types",
     "error_source",
     "execute_failure",
@@ -50,6 +51,7 @@ __all__ = [
     "listed",
     "preconfigured_response",
     "saved_response",
+    "stream_error_event",
     "upstream_message",
 ]
 
@@ -62,6 +64,7 @@ SUPPORTED_FEATURE_IDS = (
     "generativeAIForSearchPlayground",
 )
 RUNNING_ERROR = "an error occurred while running the action"  # Kibana's execute failure text
+INTERNAL_ERROR_MESSAGE = "An internal server error occurred."  # Kibana's text for a 500
 
 # GET /api/actions/connectors field order (referenced_by_count is always 0 here: no rules).
 _LISTED_ORDER = (
@@ -156,6 +159,18 @@ def error_source(exc: BaseException) -> str:
     return "framework"
 
 
+class ExecuteOutcome(dict[str, Any]):
+    """A failed `_execute`'s body: a plain dict to every reader (and in JSON) that also keeps the
+    typed error it came from, for callers that map errors themselves (the OpenAI routes): Kibana's
+    `retry` is true for every error thrown while running, so it cannot tell them apart."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, body: dict[str, Any], error: BaseException) -> None:
+        super().__init__(body)
+        self.error = error
+
+
 def execute_ok(connector_id: str, data: Any) -> dict[str, Any]:
     """`_execute`'s success body."""
     out: dict[str, Any] = {"status": "ok", "connector_id": connector_id}
@@ -179,7 +194,7 @@ def execute_failure(
     exc: BaseException,
     redact: Callable[[str], str] | None = None,
     inference_id: str | None = None,
-) -> tuple[dict[str, Any], str]:
+) -> tuple[ExecuteOutcome, str]:
     """`_execute`'s connector-level failure body for `exc`, and the audit error code.
 
     As Kibana's action executor answers: params the connector type refuses are the user's, not
@@ -189,7 +204,7 @@ def execute_failure(
     message is redacted and capped at 1000 characters with `... [truncated]`; anything unexpected
     is logged. `inference_id` (else the error's own) names the endpoint in upstream HTTP errors.
     """
-    code = type(exc).__name__
+    original, code = exc, type(exc).__name__
     if isinstance(exc, ConfigValidationError):
         exc, code = RequestValidationError.from_validation(exc), "ValidationError"
     if isinstance(exc, ParamsError) and not isinstance(exc, RequestValidationError):
@@ -198,7 +213,9 @@ def execute_failure(
             "connector_id": connector_id,
             "message": exc.message,
         }
-        return {**params_body, "retry": False, "errorSource": "user"}, "ValidationError"
+        return ExecuteOutcome(
+            {**params_body, "retry": False, "errorSource": "user"}, original
+        ), "ValidationError"
     if isinstance(exc, ProviderError):
         service_message = upstream_message(exc, inference_id or getattr(exc, "inference_id", None))
     elif isinstance(exc, HostError):
@@ -212,4 +229,19 @@ def execute_failure(
         log.error("connector %s: execute failed unexpectedly: %s", connector_id, service_message)
     body: dict[str, Any] = {"status": "error", "connector_id": connector_id, "message": RUNNING_ERROR}
     body.update(service_message=service_message, retry=True, errorSource=error_source(exc))
-    return body, code
+    return ExecuteOutcome(body, original), code
+
+
+def stream_error_event(exc: BaseException) -> dict[str, Any]:
+    """The in-band error event of a stream that fails after its first chunk (the HTTP status is
+    sent by then): the failure kind a UI can act on, the provider's status and whether to retry."""
+    if isinstance(exc, ProviderError):
+        kind, status, retry = exc.kind.value, exc.status, bool(exc.retryable)
+    elif isinstance(exc, AIConnectorError):
+        kind = exc.failure.value if isinstance(exc, HostNotAllowedError) else type(exc).__name__
+        status, retry = None, False
+    else:
+        log.error("stream failed: %s", type(exc).__name__, exc_info=exc)
+        return {"error": {"message": INTERNAL_ERROR_MESSAGE, "type": "internal"}}
+    message = exc.message if isinstance(exc, ProviderError | HostError) else ""
+    return {"error": {"message": message or str(exc), "type": kind, "status": status, "retry": retry}}
