@@ -97,18 +97,18 @@ class Executor:
             data = await self._run(connector_id, name, runnable, sub_action, params)
         except Exception as exc:
             inference_id = getattr(runnable, "inference_id", None)
-            outcome, code = execute_failure(connector_id, exc, redact, inference_id)
-            record(name, runnable, started, outcome, exc)
+            failure, code = execute_failure(connector_id, exc, redact, inference_id)
+            record(name, runnable, started, failure, exc)
             self.audit.log(
                 _ACTION,
                 connector_id=connector_id,
                 user=user,
                 error_code=code,
-                error_message=outcome.get("service_message") or outcome["message"],
+                error_message=failure.get("service_message") or failure["message"],
                 redact=redact,
                 defer=True,
             )
-            return outcome
+            return failure
         self.audit.log(_ACTION, connector_id=connector_id, user=user, defer=True)
         outcome = execute_ok(connector_id, data)
         record(name, runnable, started, outcome, None)
