@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ai_connector.context import CallContext
+from ai_connector.context import CallContext, transport_error
 from ai_connector.errors import (
     AIConnectorError,
     HostNotAllowedError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
-    UnreachableError,
 )
 from ai_connector.http import build_client
 from ai_connector.redaction import RedactingLogger, Redactor
@@ -370,15 +369,7 @@ class Runtime:
             url = str(exc.request.url)
         except RuntimeError:
             url = "the provider"
-        if isinstance(exc, httpx.TimeoutException):
-            return ProviderTimeoutError(
-                ctx.redact(f"{ctx.provider_id}: no answer from {url.split('?', 1)[0]} within the timeout"),
-                provider=ctx.provider_id,
-            )
-        return UnreachableError(
-            ctx.redact(f"{ctx.provider_id}: could not reach {url.split('?', 1)[0]}: {exc}"),
-            provider=ctx.provider_id,
-        )
+        return transport_error(exc, url, ctx.provider_id, ctx.redact)
 
     async def _guarded(self, ctx: CallContext, budget: float, work: Awaitable[T]) -> T:
         """Await `work` within `budget` seconds; every error leaves typed and redacted.
