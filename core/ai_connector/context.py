@@ -85,12 +85,14 @@ class _Body:
     through the event loop, a task per body; `aclose()` finishes httpx's iterator at once.
     """
 
-    __slots__ = ("_ctx", "_inner", "_response", "sse_limits")
+    __slots__ = ("_ctx", "_inner", "_line_cap", "_response", "_since_eol", "sse_limits")
 
     def __init__(self, ctx: CallContext | None, response: httpx.Response) -> None:
         self._ctx = ctx  # None: transport failures stay httpx's errors
         self._response = response
         self._inner: Any = None
+        self._line_cap = 0  # for an event stream read through a context: its longest line, in bytes
+        self._since_eol = 0
         self.sse_limits = (
             (ctx.max_sse_line_bytes, ctx.max_sse_event_bytes)
             if ctx is not None
@@ -104,6 +106,8 @@ class _Body:
         """httpx's decoded bytes; for a body with no Content-Encoding not yet read, the response's
         byte stream itself (the same bytes, one generator fewer to finish)."""
         response = self._response
+        if self._ctx is not None and response.headers.get("content-type", "").startswith("text/event-stream"):
+            self._line_cap = self._ctx.max_sse_line_bytes
         if response.is_stream_consumed or "content-encoding" in response.headers:
             return response.aiter_bytes()
         return response.stream.__aiter__()  # type: ignore[union-attr]
@@ -116,11 +120,26 @@ class _Body:
             while True:
                 chunk: bytes = await inner.__anext__()
                 if chunk:
-                    return chunk
+                    break
         except httpx.HTTPError as exc:
             if self._ctx is None:
                 raise
             raise self._ctx._interrupted(exc, self._response) from None
+        if self._line_cap:  # whoever parses the events (the core's or a plugin's own decoder)
+            end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+            self._since_eol = len(chunk) - end - 1 if end >= 0 else self._since_eol + len(chunk)
+            if self._since_eol > self._line_cap:
+                raise self._line_too_long()
+        return chunk
+
+    def _line_too_long(self) -> ResponseTooLargeError:
+        provider = self._ctx.provider_id if self._ctx is not None else None
+        return ResponseTooLargeError(
+            f"{provider}: the event stream sent a line longer than the host's limit of "
+            f"{self._line_cap} bytes (max_sse_line_bytes)",
+            status=self._response.status_code,
+            provider=provider,
+        )
 
     async def aclose(self) -> None:
         """Finish httpx's body iterator now, not through the event loop."""

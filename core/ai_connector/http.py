@@ -175,17 +175,21 @@ def build_client(
     transport: httpx.AsyncBaseTransport | str | None = None,
     timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     max_connections: int = 100,
+    max_connections_per_host: int | None = None,
     follow_redirects: bool = True,
 ) -> httpx.AsyncClient:
     """The shared client: pooled keep-alive connections behind the policy-checking transport.
 
     `transport` is a transport object, or a name: "httpx", "aiohttp", or "auto"/None for the
-    default (`$AI_CONNECTOR_TRANSPORT` overrides what "auto" means).
+    default (`$AI_CONNECTOR_TRANSPORT` overrides what "auto" means). `max_connections_per_host`
+    (None: no cap below the pool's size) keeps one host from holding the whole pool.
     """
     if transport is None or isinstance(transport, str):
         from ai_connector.runtime.transport import make_transport
 
-        inner = make_transport(transport, max_connections=max_connections)
+        inner = make_transport(
+            transport, max_connections=max_connections, max_connections_per_host=max_connections_per_host
+        )
     else:
         inner = transport
     return HostClient(

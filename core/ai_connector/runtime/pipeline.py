@@ -24,6 +24,7 @@ from ai_connector.errors import (
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
+    StreamTimeoutError,
 )
 from ai_connector.http import build_client
 from ai_connector.redaction import RedactingLogger, Redactor
@@ -152,6 +153,7 @@ class Runtime:
             transport=self.transport,
             timeout=self._timeout(self.settings.timeout),
             max_connections=self.settings.max_connections,
+            max_connections_per_host=self.settings.max_connections_per_host,
         )
         self.retry_policy = RetryPolicy(
             max_attempts=self.settings.max_attempts, max_retry_wait=self.settings.max_retry_wait
@@ -227,6 +229,8 @@ class Runtime:
             prepared.redactor,
             prepared.host_settings,
             prepared.logger,
+            self.settings.max_sse_line_bytes,
+            self.settings.max_sse_event_bytes,
         )
 
     # -- public calls -------------------------------------------------------------------------------
@@ -460,6 +464,28 @@ class Runtime:
         endpoint = prepared.endpoint
         return await self._attempts(prepared, ctx, budget, _first_chunk, call, endpoint, request, ctx)
 
+    async def _next_chunk(
+        self, chunks: AsyncIterator[ChatChunk], ctx: CallContext, deadline: float
+    ) -> ChatChunk | None:
+        """The stream's next chunk (None at its end), within `stream_idle_timeout` of this read and
+        the stream's `max_stream_duration` deadline (a loop time): StreamTimeoutError past either.
+        Only events that make a chunk count: comments and keep-alives do not keep a stream alive."""
+        settings = self.settings
+        idle_at = asyncio.get_running_loop().time() + settings.stream_idle_timeout
+        try:
+            async with asyncio.timeout_at(min(idle_at, deadline)) as scope:
+                return await chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            if not scope.expired():
+                raise
+        if idle_at < deadline:
+            message = f"no stream event within {settings.stream_idle_timeout:g} seconds (stream_idle_timeout)"
+        else:
+            message = f"the stream exceeded the maximum duration of {settings.max_stream_duration:g} seconds"
+        raise StreamTimeoutError(f"{ctx.provider_id}: {message}", provider=ctx.provider_id)
+
     @staticmethod
     def _stream_identity(prepared: _Prepared, request: ChatRequest) -> tuple[str, str, int]:
         """(id, model, created) for the chunks of one stream: a fresh `chatcmpl-` id, the request's
@@ -477,12 +503,14 @@ class Runtime:
             created=created,
             max_tokens=request.max_tokens,
             provider=ctx.provider_id,
+            max_size=self.settings.max_aggregated_bytes,
         )
         first, chunks = await self._open_chat(prepared, request, ctx, budget)
         try:
             if first is not None:
                 aggregator.add(first)
-                async for chunk in chunks:
+                deadline = asyncio.get_running_loop().time() + self.settings.max_stream_duration
+                while (chunk := await self._next_chunk(chunks, ctx, deadline)) is not None:
                     aggregator.add(chunk)
         except ProviderError:
             if aggregator.length_reached:  # Kibana stops at the `length` chunk: that error comes first
@@ -514,11 +542,12 @@ class Runtime:
             if first is None:
                 return
             yield first.to_openai(id=stream_id, model=model, created=created)
+            deadline = asyncio.get_running_loop().time() + self.settings.max_stream_duration
             while True:
                 try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    return
+                    chunk = await self._next_chunk(chunks, ctx, deadline)
+                    if chunk is None:
+                        return
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                     raise
                 except Exception as exc:

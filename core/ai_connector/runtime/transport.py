@@ -60,10 +60,15 @@ def resolve(name: str | None) -> str:
     return choice
 
 
-def make_transport(name: str | None = "auto", *, max_connections: int = 100) -> httpx.AsyncBaseTransport:
-    """A fresh transport of the kind `name` resolves to."""
+def make_transport(
+    name: str | None = "auto", *, max_connections: int = 100, max_connections_per_host: int | None = None
+) -> httpx.AsyncBaseTransport:
+    """A fresh transport of the kind `name` resolves to. `max_connections_per_host` caps one host's
+    share of the pool (aiohttp's `limit_per_host`; httpx's own pool has no such limit)."""
     if resolve(name) == "aiohttp":
-        return AiohttpTransport(max_connections=max_connections)
+        return AiohttpTransport(
+            max_connections=max_connections, max_connections_per_host=max_connections_per_host
+        )
     return httpx.AsyncHTTPTransport(
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     )
@@ -137,8 +142,15 @@ class _AiohttpBody(httpx.AsyncByteStream):
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx's transport interface over a pooled aiohttp session (see the module docstring)."""
 
-    def __init__(self, *, max_connections: int = 100, keepalive_expiry: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        max_connections_per_host: int | None = None,
+        keepalive_expiry: float = 15.0,
+    ) -> None:
         self.max_connections = max_connections
+        self.max_connections_per_host = max_connections_per_host or 0  # aiohttp's 0: no per-host cap
         self.keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,7 +166,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._ssl = httpx.create_ssl_context()
         connector = aiohttp.TCPConnector(
             limit=self.max_connections,
-            limit_per_host=0,
+            limit_per_host=self.max_connections_per_host,
             ssl=self._ssl,
             keepalive_timeout=self.keepalive_expiry,
         )
