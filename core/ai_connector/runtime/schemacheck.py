@@ -12,10 +12,11 @@ compares both on generated values.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["compile_check"]
+__all__ = ["compile_check", "lone_surrogate_path"]
 
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "examples"})
 _CHECKED = frozenset(
@@ -136,3 +137,28 @@ def compile_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
         return _compile(schema)
     except KeyError:  # a `type` this checker does not know
         return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) in `value` holding a lone surrogate, which
+    no UTF-8 request body can carry; None when there is none. ASCII strings cost a flag check."""
+    if isinstance(value, str):
+        return path if not value.isascii() and _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = _SURROGATE.sub("\ufffd", key) if isinstance(key, str) else str(key)
+            where = f"{path}.{name}" if path else name
+            if name != key:
+                return where  # the key itself (shown with U+FFFD: the path must be encodable)
+            found = lone_surrogate_path(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = lone_surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None

@@ -26,8 +26,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ai_connector.errors import ConfigValidationError, UnsupportedTaskError
-from ai_connector.runtime.schemacheck import compile_check
+from ai_connector.errors import ConfigValidationError, FieldError, UnsupportedTaskError
+from ai_connector.runtime.schemacheck import compile_check, lone_surrogate_path
 from ai_connector.types import (
     ChatRequest,
     CompletionRequest,
@@ -211,4 +211,9 @@ def parse_params(spec: SubAction, params: Any) -> Any:
         errors = schema_errors(_validator(spec.name), params)
         if errors:
             raise ConfigValidationError(errors, what=f"{spec.name} params")
+    where = lone_surrogate_path(params)
+    if where is not None:  # it would fail only when the body is encoded, as an unexpected error
+        field = where.rsplit(".", 1)[-1].split("[", 1)[0]
+        message = "contains a lone surrogate (invalid Unicode), which no request body can carry"
+        raise ConfigValidationError([FieldError(where, field, field, message)], what=f"{spec.name} params")
     return spec.to_request(params)
