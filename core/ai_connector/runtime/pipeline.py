@@ -86,12 +86,6 @@ async def _first_chunk(
     return first, chunks
 
 
-def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
-    """`_guarded`'s timer: the call's time is up."""
-    expired[0] = True
-    task.cancel()
-
-
 async def _aclose(chunks: AsyncIterator[Any]) -> None:
     """Close a provider's chunk iterator now (an async generator, or any iterator with `aclose`)."""
     close = getattr(chunks, "aclose", None)
@@ -376,38 +370,23 @@ class Runtime:
         return transport_error(exc, url, ctx.provider_id, ctx.redact)
 
     async def _guarded(self, ctx: CallContext, budget: float, work: Awaitable[T]) -> T:
-        """Await `work` within `budget` seconds; every error leaves typed and redacted.
-
-        The deadline works as `asyncio.timeout(budget)` does (a timer that cancels this task; the
-        cancellation it caused becomes the timeout, one from elsewhere stays a cancellation), with
-        one timer handle instead of a context-manager object and its state machine.
+        """Await `work` within `budget` seconds (`asyncio.timeout`); every error leaves typed and
+        redacted. A TimeoutError of the work's own is not this call's deadline and is re-raised.
         The replacement error is raised outside the `except` block so that it does not carry the
         original (unredacted) one as its `__context__`.
         """
         out: BaseException
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("Runtime calls must run inside an asyncio task")
-        loop = task.get_loop()
-        expired = [False]
-        cancelling = task.cancelling()
-        handle = loop.call_at(loop.time() + budget, _expire, task, expired)
-        timed_out = False
         try:
-            try:
+            async with asyncio.timeout(budget) as scope:
                 return await work
-            finally:
-                handle.cancel()
-                if expired[0]:  # our timer cancelled the task: take that cancellation back
-                    timed_out = task.uncancel() <= cancelling
-        except asyncio.CancelledError:
-            if not timed_out:
+        except TimeoutError:
+            if not scope.expired():
                 raise
             out = ProviderTimeoutError(
                 f"{ctx.provider_id}: no answer within {budget:g} seconds", provider=ctx.provider_id
             )
-        except (TimeoutError, KeyboardInterrupt, SystemExit):
-            raise  # a TimeoutError of the work's own is not this call's deadline
+        except (KeyboardInterrupt, SystemExit):
+            raise
         except Exception as exc:
             out = self._error_out(exc, ctx)
             if out is exc:
