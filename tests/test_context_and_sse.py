@@ -169,7 +169,7 @@ _BUILD_CASES = [
 
 
 @pytest.mark.parametrize(("method", "url", "kwargs"), _BUILD_CASES)
-async def test_direct_requests_are_built_as_the_client_builds_them(
+async def test_requests_are_built_as_the_client_builds_them(
     method: str, url: str, kwargs: dict[str, object]
 ) -> None:
     recorder = _Recorder()

@@ -46,6 +46,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)  # Kibana's LLM connectors 
 DEFAULT_MAX_SSE_LINE_BYTES = 4 * 1024 * 1024  # one SSE line (a data: line carries one JSON chunk)
 DEFAULT_MAX_SSE_EVENT_BYTES = 8 * 1024 * 1024  # one SSE event (its data: lines joined)
 _ERROR_BODY_LIMIT = 64 * 1024
+_URLS: dict[str, httpx.URL] = {}  # parsed URLs (immutable), so the client need not parse them per call
+_URL_CACHE_SIZE = 512
 _BODY_ITER = "ai_connector.body"  # where a response keeps the body iterator ctx handed out
 _NOT_HTTP = "the server did not answer with an HTTP response"
 
@@ -225,9 +227,15 @@ class CallContext:
         """Build the request as the client builds it and send it, the body left to stream."""
         self.url_policy.check(url)
         try:
+            parsed = _URLS.get(url)
+            if parsed is None:
+                parsed = httpx.URL(url)
+                if len(_URLS) >= _URL_CACHE_SIZE:
+                    _URLS.clear()
+                _URLS[url] = parsed
             request = self.client.build_request(
                 method,
-                url,
+                parsed,
                 json=json,
                 content=content,
                 data=data,

@@ -9,7 +9,6 @@ connector, and one service's cookie must never reach another's request.
 from __future__ import annotations
 
 import http.cookiejar
-from typing import Any
 
 import httpx
 
@@ -57,11 +56,20 @@ class PolicyTransport(httpx.AsyncBaseTransport):
         self.inner = inner
         self.policy = policy
         self.max_redirects = max_redirects
+        self._allowed: dict[tuple[bytes, bytes], bool] = {}  # the policy's answer per scheme and netloc
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Check the URL, hand the request to the wrapped transport, vet a redirect answer."""
         url = request.url
-        self.policy.check(str(url))
+        key = (url.raw_scheme, url.netloc)  # all the policy's answer depends on
+        allowed = self._allowed.get(key)
+        if allowed is None:
+            allowed = self.policy.is_allowed(str(url))
+            if len(self._allowed) >= 1024:
+                self._allowed.clear()
+            self._allowed[key] = allowed
+        if not allowed:
+            self.policy.check(str(url))  # raises, naming the URL
         hops = request.extensions.get(_HOPS)
         if hops and hops[0] == str(url.copy_with(fragment=None)):
             hops.clear()  # the same request sent afresh (a redirect back to it is refused as a loop)
@@ -135,29 +143,11 @@ class _NoCookies(httpx.Cookies):
 
 
 class HostClient(httpx.AsyncClient):
-    """The shared `httpx.AsyncClient`, with no cookie store (see the module docstring).
-
-    `CallContext` sends through `direct_transport()` rather than `send()` (see `ai_connector.context`).
-    """
+    """The shared `httpx.AsyncClient`, with no cookie store (see the module docstring)."""
 
     _no_cookies = _NoCookies(
         http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     )
-
-    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
-        super().__init__(transport=transport, **kwargs)
-        # Only an explicit transport with no mounts or proxy is the one every URL goes to.
-        routed = transport is None or kwargs.get("mounts") or kwargs.get("proxy")
-        self.host_transport = None if routed else transport
-
-    def direct_transport(self) -> httpx.AsyncBaseTransport | None:
-        """The transport a request may be handed to without `send()`: the one the client was built
-        with, while nothing `send()` would add applies (no auth, event hooks or default query
-        params); None otherwise."""
-        hooks = self.event_hooks
-        if self.auth is not None or self.params or hooks["request"] or hooks["response"]:
-            return None
-        return self.host_transport
 
     @property
     def cookies(self) -> httpx.Cookies:

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ai_connector.errors import ConfigValidationError, ResponseTooLargeError, StreamTimeoutError
-from ai_connector.runtime import Runtime, RuntimeSettings
+from ai_connector.runtime import RuntimeSettings
 from ai_connector.runtime.aggregate import ChatAggregator
 from ai_connector.runtime.subactions import parse_params, sub_action
+from ai_connector.runtime.watchdog import StreamWatchdog
 from ai_connector.sse import SSEDecoder, aiter_sse
 from ai_connector.types import ChatChunk, TaskType, ToolCallDelta
 
@@ -113,23 +114,34 @@ async def _chunks(gaps: list[float]) -> AsyncIterator[ChatChunk]:
 
 @pytest.mark.parametrize(
     ("gaps", "phrase"),
-    [([0.0, 5.0], "stream_idle_timeout"), ([0.0] + [0.05] * 200, "maximum duration")],
+    [([0.0, 5.0], "stream_idle_timeout"), ([0.0] + [0.05] * 200, "max_stream_duration")],
 )
-async def test_idle_and_total_stream_limits(gaps: list[float], phrase: str, registry) -> None:  # type: ignore[no-untyped-def]
-    settings = RuntimeSettings(stream_idle_timeout=0.3, max_stream_duration=0.6)
-    runtime = Runtime(registry, settings)
+async def test_idle_and_total_stream_limits(gaps: list[float], phrase: str) -> None:
     chunks = _chunks(gaps)
-    deadline = asyncio.get_running_loop().time() + settings.max_stream_duration
-
-    class Ctx:
-        provider_id = "p"
-
+    watchdog = StreamWatchdog(idle=0.3, duration=0.6, provider="p")
     with pytest.raises(StreamTimeoutError, match=phrase) as ended:
-        while await runtime._next_chunk(chunks, Ctx(), deadline) is not None:  # type: ignore[arg-type]
+        while await watchdog.next(chunks) is not None:
             pass
+    watchdog.close()
     assert not ended.value.retryable
     await chunks.aclose()
-    await runtime.aclose()
+
+
+async def test_time_spent_by_the_consumer_is_not_idle_and_outside_cancels_stay_cancels() -> None:
+    watchdog = StreamWatchdog(idle=0.2, duration=30.0, provider="p")
+    chunks = _chunks([0.0] * 3)
+    for _ in range(3):
+        assert await watchdog.next(chunks) is not None
+        await asyncio.sleep(0.3)  # the consumer is slow: that is not the provider's silence
+    assert await watchdog.next(chunks) is None
+    slow = _chunks([5.0])
+    waiter = asyncio.ensure_future(watchdog.next(slow))
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    watchdog.close()
+    await slow.aclose()
 
 
 def test_settings_refuse_nonsense_limits() -> None:

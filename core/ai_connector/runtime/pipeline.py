@@ -24,7 +24,6 @@ from ai_connector.errors import (
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
-    StreamTimeoutError,
 )
 from ai_connector.http import build_client
 from ai_connector.redaction import RedactingLogger, Redactor
@@ -35,6 +34,7 @@ from ai_connector.runtime.settings import RuntimeSettings
 from ai_connector.runtime.subactions import STREAM_SUB_ACTION, parse_params, sub_action
 from ai_connector.runtime.tokens import check_context_window
 from ai_connector.runtime.transport import resolve
+from ai_connector.runtime.watchdog import StreamWatchdog
 from ai_connector.types import (
     ChatChunk,
     ChatRequest,
@@ -443,27 +443,10 @@ class Runtime:
         endpoint = prepared.endpoint
         return await self._attempts(prepared, ctx, budget, _first_chunk, call, endpoint, request, ctx)
 
-    async def _next_chunk(
-        self, chunks: AsyncIterator[ChatChunk], ctx: CallContext, deadline: float
-    ) -> ChatChunk | None:
-        """The stream's next chunk (None at its end), within `stream_idle_timeout` of this read and
-        the stream's `max_stream_duration` deadline (a loop time): StreamTimeoutError past either.
-        Only events that make a chunk count: comments and keep-alives do not keep a stream alive."""
+    def _watchdog(self, ctx: CallContext) -> StreamWatchdog:
+        """The idle and total clocks of a stream that has started (see `runtime.watchdog`)."""
         settings = self.settings
-        idle_at = asyncio.get_running_loop().time() + settings.stream_idle_timeout
-        try:
-            async with asyncio.timeout_at(min(idle_at, deadline)) as scope:
-                return await chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-        except TimeoutError:
-            if not scope.expired():
-                raise
-        if idle_at < deadline:
-            message = f"no stream event within {settings.stream_idle_timeout:g} seconds (stream_idle_timeout)"
-        else:
-            message = f"the stream exceeded the maximum duration of {settings.max_stream_duration:g} seconds"
-        raise StreamTimeoutError(f"{ctx.provider_id}: {message}", provider=ctx.provider_id)
+        return StreamWatchdog(settings.stream_idle_timeout, settings.max_stream_duration, ctx.provider_id)
 
     @staticmethod
     def _stream_identity(prepared: _Prepared, request: ChatRequest) -> tuple[str, str, int]:
@@ -485,17 +468,18 @@ class Runtime:
             max_size=self.settings.max_aggregated_bytes,
         )
         first, chunks = await self._open_chat(prepared, request, ctx, budget)
+        watchdog = self._watchdog(ctx)
         try:
             if first is not None:
                 aggregator.add(first)
-                deadline = asyncio.get_running_loop().time() + self.settings.max_stream_duration
-                while (chunk := await self._next_chunk(chunks, ctx, deadline)) is not None:
+                while (chunk := await watchdog.next(chunks)) is not None:
                     aggregator.add(chunk)
         except ProviderError:
             if aggregator.length_reached:  # Kibana stops at the `length` chunk: that error comes first
                 raise aggregator.token_limit_error() from None
             raise
         finally:
+            watchdog.close()
             await _aclose(chunks)
         return aggregator.result()
 
@@ -517,14 +501,15 @@ class Runtime:
         ctx = self._context(prepared, budget)
         stream_id, model, created = self._stream_identity(prepared, request)
         first, chunks = await self._guarded(ctx, budget, self._open_chat(prepared, request, ctx, budget))
+        watchdog: StreamWatchdog | None = None
         try:
             if first is None:
                 return
             yield first.to_openai(id=stream_id, model=model, created=created)
-            deadline = asyncio.get_running_loop().time() + self.settings.max_stream_duration
+            watchdog = self._watchdog(ctx)
             while True:
                 try:
-                    chunk = await self._next_chunk(chunks, ctx, deadline)
+                    chunk = await watchdog.next(chunks)
                     if chunk is None:
                         return
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
@@ -538,4 +523,6 @@ class Runtime:
                     continue
                 raise out  # outside the except block: no unredacted __context__
         finally:
+            if watchdog is not None:
+                watchdog.close()
             await _aclose(chunks)
