@@ -190,7 +190,7 @@ class CallContext:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     redactor: Redactor = field(default_factory=Redactor, repr=False)
     host_settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
-    logger: logging.LoggerAdapter = field(default=None, repr=False)  # type: ignore[assignment]
+    logger: logging.LoggerAdapter[logging.Logger] = field(default=None, repr=False)  # type: ignore[arg-type]
     max_sse_line_bytes: int = DEFAULT_MAX_SSE_LINE_BYTES
     max_sse_event_bytes: int = DEFAULT_MAX_SSE_EVENT_BYTES
 

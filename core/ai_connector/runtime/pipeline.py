@@ -253,6 +253,7 @@ class Runtime:
             check_context_window(request, connector.context_window_length)
             return await self._guarded(ctx, budget, self._complete_chat(prepared, request, ctx, budget))
         call = connector.provider.call_for(spec.task_type)
+        assert call is not None  # sub_action() checked it
         result = await self._guarded(
             ctx, budget, self._attempts(prepared, ctx, budget, call, prepared.endpoint, request, ctx)
         )

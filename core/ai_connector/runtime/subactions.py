@@ -163,7 +163,8 @@ def default_sub_action(task_type: TaskType | str) -> str:
 def params_schema(name: str) -> dict[str, Any]:
     """The JSON Schema of sub-action `name`'s params (`schemas/subactions/<name>.json`)."""
     path = resources.files("ai_connector").joinpath("schemas", "subactions", f"{name}.json")
-    return json.loads(path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 @functools.cache

@@ -222,7 +222,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers=response.raw_headers,
             stream=_AiohttpBody(response, request),
             extensions={
-                "http_version": _HTTP_VERSIONS.get(version)
+                "http_version": (_HTTP_VERSIONS.get(version) if version else None)
                 or (f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1"),
                 "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
             },
