@@ -11,6 +11,7 @@ asserted has a wide margin for a loaded machine. `slow` marks the faults that wa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import struct
@@ -368,7 +369,7 @@ async def test_garbage_is_an_invalid_response(
 async def test_a_non_http_banner_is_never_echoed(
     faults: FaultServer, healthy: FakeServer, transport: str
 ) -> None:
-    settings = RuntimeSettings(**{**SETTINGS.__dict__, "transport": transport})
+    settings = dataclasses.replace(SETTINGS, transport=transport)
     async with Runtime(default_registry(), settings) as rt:
         conn = connector(f"{faults.url}/banner/v1/chat/completions", name="banner")
         error, elapsed = await under_fault(rt, healthy, "banner", lambda: stream_all(rt, conn))
@@ -404,11 +405,17 @@ async def test_a_hang_before_headers_times_out(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 async def test_hung_connections_to_one_host_leave_the_pool_to_others(
-    runtime: Runtime, faults: FaultServer, healthy: FakeServer
+    faults: FaultServer, healthy: FakeServer, transport: str
 ) -> None:
     """More hung calls to one host than the whole pool holds: the per-host limit keeps them to
     five connections, and the heartbeat on another host still gets one at once."""
+    async with Runtime(default_registry(), dataclasses.replace(SETTINGS, transport=transport)) as runtime:
+        await _hung_calls(runtime, faults, healthy, transport)
+
+
+async def _hung_calls(runtime: Runtime, faults: FaultServer, healthy: FakeServer, transport: str) -> None:
     conn = connector(f"{faults.url}/hang-before-headers/v1/chat/completions", name="hung")
     seen: list[int] = []
 
@@ -424,7 +431,7 @@ async def test_hung_connections_to_one_host_leave_the_pool_to_others(
         assert all(isinstance(r, ProviderError) for r in results), results
         raise results[0]
 
-    error, elapsed = await under_fault(runtime, healthy, "60 hung calls, one host", many)
+    error, elapsed = await under_fault(runtime, healthy, f"60 hung calls, one host [{transport}]", many)
     assert isinstance(error, ProviderTimeoutError | UnreachableError), repr(error)
     assert max(seen) == SETTINGS.max_connections_per_host  # the pool holds 20: 15 stay free
     assert elapsed < SETTINGS.timeout + 2.0
