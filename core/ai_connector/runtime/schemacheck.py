@@ -4,7 +4,8 @@ jsonschema's validator costs about 100 us for a chat request's params; most para
 runtime first asks this checker, and runs jsonschema (for its precise, collected error messages) only
 when the answer is no. The checker understands the keywords the sub-action schemas use (`type`,
 `properties`, `required`, `additionalProperties`, `items`, `minItems`, `maxItems`, `minLength`,
-`maxLength`, `minimum`, `maximum`) with jsonschema's Draft 2020-12 semantics; `compile_check` returns
+`maxLength`, `minimum`, `maximum`) with jsonschema's Draft 2020-12 semantics, and also says no to a
+string or key holding a lone surrogate (no UTF-8 body can carry it); `compile_check` returns
 None for a schema that uses any other keyword, and the caller then always uses jsonschema. A test
 compares both on generated values.
 """
@@ -72,6 +73,21 @@ def _never(value: Any) -> bool:
     return False
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate: ASCII is a flag check, other text one UTF-8 encode
+    (C speed, much faster than a regex scan of non-ASCII text)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _compile(schema: Any) -> Callable[[Any], bool]:
     """The check of `schema` as a closure (keywords looked up once, absent checks left out): `type`
     first, then the keywords of the value's own kind, with Draft 2020-12 semantics."""
@@ -103,6 +119,8 @@ def _compile(schema: Any) -> Callable[[Any], bool]:
                 if name not in value:
                     return False
             for key, item in value.items():
+                if isinstance(key, str) and not key.isascii() and _has_surrogate(key):
+                    return False
                 sub = props.get(key)
                 if sub is not None:
                     if not sub(item):
@@ -119,6 +137,8 @@ def _compile(schema: Any) -> Callable[[Any], bool]:
         elif isinstance(value, str):
             if len(value) < min_length or (max_length is not None and len(value) > max_length):
                 return False
+            if not value.isascii() and _has_surrogate(value):
+                return False  # no request body can carry it: let the caller explain
         elif _is_number(value):
             if has_minimum and value < minimum:
                 return False
@@ -137,21 +157,6 @@ def compile_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
         return _compile(schema)
     except KeyError:  # a `type` this checker does not know
         return None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _has_surrogate(text: str) -> bool:
-    """Whether `text` holds a lone surrogate: ASCII is a flag check, other text one UTF-8 encode
-    (C speed, much faster than a regex scan of non-ASCII text)."""
-    if text.isascii():
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def lone_surrogate_path(value: Any, path: str = "") -> str | None:

@@ -212,9 +212,11 @@ def parse_params(spec: SubAction, params: Any) -> Any:
         errors = schema_errors(_validator(spec.name), params)
         if errors:
             raise ConfigValidationError(errors, what=f"{spec.name} params")
-    where = lone_surrogate_path(params)
-    if where is not None:  # it would fail only when the body is encoded, as an unexpected error
-        field = where.rsplit(".", 1)[-1].split("[", 1)[0]
-        message = "contains a lone surrogate (invalid Unicode), which no request body can carry"
-        raise ConfigValidationError([FieldError(where, field, field, message)], what=f"{spec.name} params")
+        where = lone_surrogate_path(params)  # the quick check refuses these too: say where
+        if where is not None:  # it would otherwise fail only when the body is encoded
+            field = where.rsplit(".", 1)[-1].split("[", 1)[0]
+            message = "contains a lone surrogate (invalid Unicode), which no request body can carry"
+            raise ConfigValidationError(
+                [FieldError(where, field, field, message)], what=f"{spec.name} params"
+            )
     return spec.to_request(params)
