@@ -1,5 +1,5 @@
-"""Building blocks for a provider's *Save & test* routine: Kibana's default test inputs and a
-runner that times a call and turns its typed error into a TestResult."""
+"""Building blocks for a provider's *Save & test* routine: a runner that times a call and turns its
+typed error into a TestResult, and the default test of a provider that declares none."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ai_connector.types import (
     EmbeddingRequest,
     FailureKind,
     InferenceEndpoint,
+    Provider,
     RerankRequest,
     SparseEmbeddingRequest,
     TaskType,
@@ -25,23 +26,7 @@ from ai_connector.types import (
 if TYPE_CHECKING:
     from ai_connector.context import CallContext
 
-__all__ = ["KIBANA_TEST_REQUESTS", "default_test", "run_test"]
-
-_SKY = "The sky above the port was the color of television tuned to a dead channel."
-
-# Kibana's default test params (stack_connectors public/connector_types/inference/constants.tsx).
-KIBANA_TEST_REQUESTS: Mapping[TaskType, Any] = MappingProxyType(
-    {
-        TaskType.CHAT_COMPLETION: ChatRequest(messages=({"role": "user", "content": "Hello world"},)),
-        TaskType.COMPLETION: CompletionRequest(input="What is Elastic?"),
-        TaskType.RERANK: RerankRequest(
-            input=("luke", "like", "leia", "chewy", "r2d2", "star", "wars"),
-            query="star wars main character",
-        ),
-        TaskType.SPARSE_EMBEDDING: SparseEmbeddingRequest(input=(_SKY,)),
-        TaskType.TEXT_EMBEDDING: EmbeddingRequest(input=(_SKY,), input_type="ingest"),
-    }
-)
+__all__ = ["MINIMAL_TEST_REQUESTS", "default_test", "run_test"]
 
 
 async def run_test(call: Callable[[], Awaitable[Any]], *, success_message: str | None = None) -> TestResult:
@@ -69,20 +54,38 @@ async def run_test(call: Callable[[], Awaitable[Any]], *, success_message: str |
     return TestResult(ok=True, message=success_message or "Connector test succeeded", latency_ms=latency)
 
 
-def default_test(calls: Mapping[TaskType | str, Callable[..., Any]]) -> TestFn:
-    """A test routine that runs the connector's own task call with Kibana's default input.
+# The default *Save & test* inputs: the cheapest call that still proves key, URL and model together
+# (Kibana's own test sends "Hello world"; one token, one word and two documents keep it cheap).
+_HELLO = "Hello world"
+MINIMAL_TEST_REQUESTS: Mapping[TaskType, Any] = MappingProxyType(
+    {
+        TaskType.CHAT_COMPLETION: ChatRequest(messages=({"role": "user", "content": _HELLO},), max_tokens=1),
+        TaskType.COMPLETION: CompletionRequest(input=_HELLO, max_tokens=1),
+        TaskType.TEXT_EMBEDDING: EmbeddingRequest(input=(_HELLO,)),
+        TaskType.SPARSE_EMBEDDING: SparseEmbeddingRequest(input=(_HELLO,)),
+        TaskType.RERANK: RerankRequest(query="star wars", input=("luke", "leia"), top_n=1),
+    }
+)
 
-    `calls` maps task types to the provider's inference calls; a chat stream is read to its end.
-    Providers with a cheaper proof (a token-free endpoint that still checks the model) write their own.
+
+def default_test(calls: Provider | Mapping[TaskType | str, Callable[..., Any]]) -> TestFn:
+    """The *Save & test* of a provider that declares none: its own task call on minimal input
+    (`MINIMAL_TEST_REQUESTS`), a chat stream read to its end, errors as a failed TestResult.
+
+    `calls` is the provider (its calls are looked up when the test runs) or a map of task types to
+    calls. Providers with a cheaper proof (a token-free endpoint that still checks the model) write
+    their own.
     """
-    by_task = {TaskType(k): v for k, v in calls.items()}
+    by_task = None if isinstance(calls, Provider) else {TaskType(k): v for k, v in calls.items()}
+    provider = calls if isinstance(calls, Provider) else None
 
     async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
-        call = by_task[endpoint.task_type]
-        request = KIBANA_TEST_REQUESTS[endpoint.task_type]
+        task = endpoint.task_type
+        call = provider.call_for(task) if provider is not None else by_task[task]  # type: ignore[index]
+        request = MINIMAL_TEST_REQUESTS[task]
 
         async def invoke() -> None:
-            if endpoint.task_type is TaskType.CHAT_COMPLETION:
+            if task is TaskType.CHAT_COMPLETION:
                 async for _ in call(endpoint, request, ctx):
                     pass
             else:
@@ -90,4 +93,5 @@ def default_test(calls: Mapping[TaskType | str, Callable[..., Any]]) -> TestFn:
 
         return await run_test(invoke)
 
+    test.ai_connector_default = True  # type: ignore[attr-defined]  # rebuilt by dataclasses.replace
     return test

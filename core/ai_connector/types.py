@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ai_connector.calling import Caller, bind
+
 if TYPE_CHECKING:
     from ai_connector.context import CallContext
+    from ai_connector.errors import ProviderError
 
 __all__ = [
     "ChatChunk",
@@ -138,9 +141,11 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class CompletionRequest:
-    """A plain completion: one input string, as ES's `completion` task takes it."""
+    """A plain completion: one input string, as ES's `completion` task takes it; `max_tokens` bounds
+    the answer where the service can (the default *Save & test* asks for one token)."""
 
     input: str
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +316,7 @@ RerankFn = Callable[[InferenceEndpoint, RerankRequest, "CallContext"], Awaitable
 UrlsFn = Callable[[InferenceEndpoint, Mapping[str, Any]], Sequence[str]]
 SaveHookFn = Callable[[InferenceEndpoint, "CallContext", bool], Awaitable[None]]
 DeleteHookFn = Callable[[InferenceEndpoint, "CallContext"], Awaitable[None]]
+ErrorParserFn = Callable[[int, Mapping[str, str], bytes], "ProviderError"]
 
 # Which call serves which task type; the collector checks a provider declares one for each.
 CALL_FOR_TASK: Mapping[TaskType, str] = MappingProxyType(
@@ -322,6 +328,10 @@ CALL_FOR_TASK: Mapping[TaskType, str] = MappingProxyType(
         TaskType.RERANK: "rerank",
     }
 )
+
+
+# The coroutine calls bound to their provider (see ai_connector.calling); the chat stream is bound apart.
+_BOUND_CALLS = ("test", "completion", "text_embedding", "sparse_embedding", "rerank", "on_save", "on_delete")
 
 
 def _freeze(value: Any) -> Any:
@@ -351,7 +361,10 @@ class Provider:
     `task_settings_schemas` the per-task-type settings (taskTypeConfig). Each task type in
     `task_types` needs its call: `chat_completion` -> `chat_completion_stream`, `completion` ->
     `completion`, and so on. Calls are coroutines (the chat stream an async generator) that use only
-    the `CallContext` they are given for I/O.
+    the `CallContext` they are given for I/O. Without a `test`, *Save & test* runs the connector's
+    task call on Kibana-style minimal input (`ai_connector.routines.default_test`). `parse_error`
+    turns an error answer (status, headers, body) into the typed error the context's JSON and SSE
+    helpers raise. The calls are bound to the provider: errors raised inside them name it.
     """
 
     id: str
@@ -362,12 +375,13 @@ class Provider:
         default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
     )
     task_settings_schemas: Mapping[TaskType, Mapping[str, Any]] = field(default_factory=dict)
-    test: TestFn
+    test: TestFn | None = None  # type: ignore[assignment]  # always set after __post_init__
     chat_completion_stream: ChatStreamFn | None = None
     completion: CompletionFn | None = None
     text_embedding: EmbeddingFn | None = None
     sparse_embedding: SparseEmbeddingFn | None = None
     rerank: RerankFn | None = None
+    parse_error: ErrorParserFn | None = None
     urls: UrlsFn | None = None
     """The URLs a connector will call (for the allowedHosts check at save), from its settings and
     the host's settings for this provider."""
@@ -420,8 +434,18 @@ class Provider:
                     f"provider {self.id!r} declares task type {task.value!r} but no "
                     f"{CALL_FOR_TASK[task]!r} call"
                 )
+        test = getattr(self.test, "__wrapped__", self.test)
+        if test is None or getattr(test, "ai_connector_default", False):  # replace() rebuilds it
+            from ai_connector.routines import default_test  # deferred: routines imports this module
+
+            object.__setattr__(self, "test", default_test(self))
         if not callable(self.test):
             raise ValueError(f"provider {self.id!r} has no callable test routine")
+        caller = Caller(self.id, self.parse_error)
+        for name in _BOUND_CALLS:
+            object.__setattr__(self, name, bind(getattr(self, name), caller))
+        chat = bind(self.chat_completion_stream, caller, stream=True)
+        object.__setattr__(self, "chat_completion_stream", chat)
 
     def call_for(self, task_type: TaskType | str) -> Callable[..., Any] | None:
         """The inference call that serves `task_type`, or None when the provider lacks it."""

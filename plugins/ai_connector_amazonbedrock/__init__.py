@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ai_connector.plugin import InferenceEndpoint, Provider, TaskType, hookimpl, rate_limit_field
+from ai_connector.plugin import InferenceEndpoint, Provider, TaskType, fields, hookimpl
 from ai_connector_amazonbedrock.calls import (
     CHAT_PROVIDERS,
     DEFAULT_URL,
@@ -62,7 +62,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "x-updatable": False,
             "x-task-types": ["text_embedding"],
         },
-        "rate_limit": rate_limit_field(
+        "rate_limit": fields.rate_limit(
             "By default, the amazonbedrock service sets the number of requests allowed per minute to 240."
         ),
         "url": {

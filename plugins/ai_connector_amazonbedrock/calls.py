@@ -16,7 +16,6 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     FieldError,
     InferenceEndpoint,
     InvalidRequestError,
@@ -339,10 +338,6 @@ HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},), max_
 async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
     """Save & test: a 1-token Converse "Hello world" on the connector's model, or one "Hello world"
     embedding: real calls that prove the credentials, the region and the model id together."""
-    try:
-        _check(endpoint)
-    except ConfigValidationError as exc:
-        return TestResult(ok=False, message=str(exc), failure=FailureKind.CONFIG)
     if endpoint.task_type is TaskType.TEXT_EMBEDDING:
         hello = EmbeddingRequest(input=("Hello world",), input_type="ingest")
         return await run_test(lambda: text_embedding(endpoint, hello, ctx))

@@ -20,14 +20,10 @@ from ai_connector.plugin import (
     CompletionRequest,
     InferenceEndpoint,
     InvalidRequestError,
-    InvalidResponseError,
     Provider,
     TaskType,
-    TestResult,
-    aiter_sse,
+    fields,
     hookimpl,
-    rate_limit_field,
-    run_test,
 )
 from ai_connector_anthropic.wire import (
     API_VERSION,
@@ -53,7 +49,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "description": "The name of the model to use for the inference task.",
             "x-updatable": False,
         },
-        "rate_limit": rate_limit_field(
+        "rate_limit": fields.rate_limit(
             "By default, the anthropic service sets the number of requests allowed per minute to 50."
         ),
         "url": {
@@ -121,8 +117,6 @@ TASK_SETTINGS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_HELLO = ({"role": "user", "content": "Hello world"},)
-
 
 def messages_url(endpoint: InferenceEndpoint) -> str:
     """`{url}/v1/messages`; a `url` that already ends in `/v1` or `/v1/messages` is not doubled."""
@@ -161,57 +155,35 @@ def _model(endpoint: InferenceEndpoint) -> str:
     return model
 
 
-async def chat_completion_stream(
+def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
     """Stream a chat completion from `POST /v1/messages` (`stream: true`) as unified chunks."""
     body = messages_body(request, model=_model(endpoint), task_settings=endpoint.task_settings, stream=True)
-    headers = _headers(endpoint)
-    headers["accept"] = "text/event-stream"
-    async with ctx.stream("POST", messages_url(endpoint), json=body, headers=headers) as resp:
-        if resp.status_code >= 400:
-            error = error_from_response(resp.status_code, await ctx.read_error_body(resp), resp.headers)
-            raise error.redacted(ctx.redact)
-        async with aclosing(translate_stream(aiter_sse(ctx.iter_bytes(resp)), redact=ctx.redact)) as chunks:
-            async for chunk in chunks:  # closed with this generator, not later by the event loop
-                yield chunk
+    headers = {**_headers(endpoint), "accept": "text/event-stream"}
+    return _stream(ctx, messages_url(endpoint), body, headers)
 
 
-async def _complete(
-    endpoint: InferenceEndpoint, text: str, ctx: CallContext, *, max_tokens: int | None = None
-) -> list[str]:
-    request = ChatRequest(messages=({"role": "user", "content": text},), max_tokens=max_tokens)
-    body = messages_body(request, model=_model(endpoint), task_settings=endpoint.task_settings, stream=False)
-    resp = await ctx.request("POST", messages_url(endpoint), json=body, headers=_headers(endpoint))
-    if resp.status_code >= 400:
-        raise error_from_response(resp.status_code, resp.content, resp.headers).redacted(ctx.redact)
-    try:
-        data = resp.json()
-    except ValueError:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not JSON", status=resp.status_code, provider=PROVIDER_ID
-        ) from None
-    return [message_text(data)]
+async def _stream(
+    ctx: CallContext, url: str, body: Mapping[str, Any], headers: Mapping[str, str]
+) -> AsyncIterator[ChatChunk]:
+    async with (
+        ctx.open_sse("POST", url, json=body, headers=headers) as events,
+        aclosing(translate_stream(events, redact=ctx.redact)) as chunks,
+    ):
+        async for chunk in chunks:  # closed with this generator, not later by the event loop
+            yield chunk
 
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """ES's `completion` task: one user message, one non-streamed Message, its text as `[result]`."""
-    return await _complete(endpoint, request.input, ctx)
-
-
-async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
-    """Save & test: a one-token "Hello world" message proves the URL, the key and the model
-    (listing models would not prove the model id)."""
-
-    async def hello() -> None:
-        if endpoint.task_type is TaskType.CHAT_COMPLETION:
-            request = ChatRequest(messages=_HELLO, max_tokens=1)
-            async for _ in chat_completion_stream(endpoint, request, ctx):
-                pass
-        else:
-            await _complete(endpoint, "Hello world", ctx, max_tokens=1)
-
-    return await run_test(hello)
+    chat = ChatRequest(messages=({"role": "user", "content": request.input},), max_tokens=request.max_tokens)
+    body = messages_body(chat, model=_model(endpoint), task_settings=endpoint.task_settings, stream=False)
+    return [
+        message_text(
+            await ctx.send_json("POST", messages_url(endpoint), json=body, headers=_headers(endpoint))
+        )
+    ]
 
 
 PROVIDER = Provider(
@@ -224,7 +196,7 @@ PROVIDER = Provider(
         TaskType.COMPLETION: TASK_SETTINGS_SCHEMA,
         TaskType.CHAT_COMPLETION: TASK_SETTINGS_SCHEMA,
     },
-    test=test,
+    parse_error=error_from_response,
     chat_completion_stream=chat_completion_stream,
     completion=completion,
     urls=_urls,

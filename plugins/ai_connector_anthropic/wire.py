@@ -17,7 +17,6 @@ from ai_connector.plugin import (
     InvalidResponseError,
     ProviderError,
     RateLimitError,
-    ServerSentEvent,
     StreamInterruptedError,
     ToolCallDelta,
     Usage,
@@ -248,7 +247,7 @@ def _prompt_tokens(usage: Mapping[str, Any]) -> int:
 
 
 async def translate_stream(
-    events: AsyncIterator[ServerSentEvent], *, redact: Callable[[Any], str] = str
+    events: AsyncIterator[Any], *, redact: Callable[[Any], str] = str
 ) -> AsyncIterator[ChatChunk]:
     """Unified chunks from Anthropic's Messages SSE events, ending at `message_stop`.
 
@@ -349,7 +348,7 @@ def error_fields(body: bytes) -> tuple[str | None, str | None]:
     return None, None
 
 
-def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
+def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
     """The typed error for an Anthropic error response (status table in docs.anthropic.com/en/api/errors)."""
     message, kind = error_fields(body)
     cls: type[ProviderError] | None = None

@@ -127,7 +127,7 @@ def es_error_fields(body: bytes | str) -> tuple[str | None, str | None]:
     return reason, (kind if isinstance(kind, str) else None)
 
 
-def es_error(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
+def es_error(status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
     """The typed error for an Elasticsearch error response.
 
     ES answers an upstream 429 with a 400 `status_exception` whose reason holds `status [429]`

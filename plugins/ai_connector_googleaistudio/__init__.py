@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ai_connector.plugin import Provider, TaskType, hookimpl, rate_limit_field
+from ai_connector.plugin import Provider, TaskType, fields, hookimpl
 from ai_connector_googleaistudio.calls import PROVIDER_ID, completion, test, text_embedding, urls
 
 __all__ = ["AUTH_SCHEMA", "SETTINGS_SCHEMA", "ai_connector_providers"]
@@ -29,7 +29,7 @@ SETTINGS_SCHEMA = {
             "for private endpoints, proxies and tests.",
             "format": "uri",
         },
-        "rate_limit": rate_limit_field(),
+        "rate_limit": fields.rate_limit(),
     },
     "required": ["model_id"],
     "additionalProperties": False,

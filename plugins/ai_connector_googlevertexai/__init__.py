@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ai_connector.plugin import Provider, TaskType, hookimpl, rate_limit_field
+from ai_connector.plugin import Provider, TaskType, fields, hookimpl
 from ai_connector_googlevertexai.calls import (
     LOCATION_PATTERN,
     PROVIDER_ID,
@@ -53,7 +53,7 @@ SETTINGS_SCHEMA = {
             "or https://discoveryengine.googleapis.com for rerank) for private endpoints, proxies and tests.",
             "format": "uri",
         },
-        "rate_limit": rate_limit_field(),
+        "rate_limit": fields.rate_limit(),
     },
     "required": ["model_id", "location", "project_id"],
     "additionalProperties": False,

@@ -24,7 +24,6 @@ from ai_connector.plugin import (
     CallContext,
     InvalidResponseError,
     ProviderError,
-    Secrets,
     error_for_status,
 )
 
@@ -64,7 +63,7 @@ def _credentials_error(provider: str, problem: str) -> AuthenticationError:
     )
 
 
-def load_service_account(secrets: Secrets, *, provider: str) -> ServiceAccount:
+def load_service_account(secrets: Mapping[str, str], *, provider: str) -> ServiceAccount:
     """The service account in the connector's `service_account_json` secret.
 
     A missing, malformed or incomplete key is an AuthenticationError (a credentials failure for *Save &

@@ -17,13 +17,13 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FieldError,
     InferenceEndpoint,
     InvalidResponseError,
     RerankRequest,
     RerankResult,
     TaskType,
     TestResult,
+    fields,
     run_test,
 )
 from ai_connector_gemini import (
@@ -62,9 +62,7 @@ TOKENS = TokenCache()
 def _setting(endpoint: InferenceEndpoint, key: str, label: str) -> str:
     value = endpoint.settings.get(key)
     if not isinstance(value, str) or not value:
-        raise ConfigValidationError(
-            [FieldError(path=f"providerConfig.{key}", field=key, label=label, message=f"{label} is required")]
-        )
+        raise fields.invalid(key, label, f"{label} is required", path=f"providerConfig.{key}")
     return value
 
 
@@ -72,15 +70,11 @@ def _location(endpoint: InferenceEndpoint) -> str:
     location = _setting(endpoint, "location", "GCP Region")
     # The region becomes part of a hostname: refuse anything that could steer the request elsewhere.
     if not _LOCATION.match(location):
-        raise ConfigValidationError(
-            [
-                FieldError(
-                    path="providerConfig.location",
-                    field="location",
-                    label="GCP Region",
-                    message="GCP Region must be a region name such as us-central1",
-                )
-            ]
+        raise fields.invalid(
+            "location",
+            "GCP Region",
+            "GCP Region must be a region name such as us-central1",
+            path="providerConfig.location",
         )
     return location
 

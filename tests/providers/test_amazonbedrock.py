@@ -18,6 +18,7 @@ import pytest
 
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.manager import check_provider
 from ai_connector.plugin import (
@@ -27,7 +28,6 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -35,16 +35,15 @@ from ai_connector.plugin import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind, Secrets
 from ai_connector_amazonbedrock import PROVIDER
 from ai_connector_amazonbedrock.eventstream import FrameReader, decode_event
 from ai_connector_amazonbedrock.signing import sign

@@ -16,13 +16,13 @@ import pytest
 import ai_connector_anthropic as anthropic_plugin
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
     ChatChunk,
     ChatRequest,
     CompletionRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -30,16 +30,15 @@ from ai_connector.plugin import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind, Secrets
 from ai_connector_anthropic.testing import (
     DEFAULT_MODEL,
     FakeAnthropic,

@@ -16,6 +16,7 @@ import pytest
 import ai_connector_elastic as elastic_plugin
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
@@ -23,7 +24,6 @@ from ai_connector.plugin import (
     ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -31,19 +31,18 @@ from ai_connector.plugin import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
     RerankRequest,
     RerankResult,
-    Secrets,
     SparseEmbeddingRequest,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind, Secrets
 from ai_connector_elastic.testing import (
     DEFAULT_MODELS,
     FakeElasticsearch,
@@ -306,7 +305,7 @@ async def test_a_missing_role_is_supplied_and_bundled_usage_is_split(
     chunks[-1]["usage"] = usage  # finish reason and usage in one chunk
     es.then(stream_response(chunks))
     out = await collect(endpoint(server.url), hello())
-    assert out[0].role == "assistant" and out[0].content == "Hi"
+    assert out[0].role == "assistant" and "".join(c.content or "" for c in out) == "Hi"
     assert out[-2].finish_reason == "stop" and out[-2].usage is None
     assert out[-1] == ChatChunk(usage=Usage(5, 7, 12), id="chatcmpl-fakeEIS0001", model="rainbow-sprinkles")
 

@@ -13,27 +13,25 @@ import jsonschema
 import pytest
 
 import ai_connector_googleaistudio as plugin
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
     CallContext,
     CompletionRequest,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     TaskType,
-    UnreachableError,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
-from ai_connector.types import thaw
+from ai_connector.types import FailureKind, Secrets, thaw
 from ai_connector_googleaistudio import calls
 from ai_connector_googleaistudio.testing import (
     EMBEDDING_MODEL,

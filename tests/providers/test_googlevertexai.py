@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 import ai_connector_googlevertexai as plugin
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
@@ -23,26 +24,23 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
     RerankRequest,
     RerankResult,
-    Secrets,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
-from ai_connector.types import thaw
+from ai_connector.types import FailureKind, Secrets, thaw
 from ai_connector_gemini.testing import generate_response, sse, text_stream
 from ai_connector_googlevertexai import calls
 from ai_connector_googlevertexai.testing import (
