@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+import ai_connector_amazonbedrock.testing as amazonbedrock_testing
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.errors import UnreachableError
@@ -1111,6 +1112,7 @@ def test_the_fake_answers_unknown_keys_as_aws_does() -> None:
 
 class TestContract(ProviderContract):
     provider_id = "amazonbedrock"
+    fake = amazonbedrock_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict[str, Any], dict[str, Any]]:
         config, _ = connector(base_url, task_type.value, secret=self.canary)

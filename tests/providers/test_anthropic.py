@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import ai_connector_anthropic as anthropic_plugin
+import ai_connector_anthropic.testing as anthropic_testing
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.errors import UnreachableError
@@ -709,6 +710,7 @@ async def test_save_and_test_unreachable(task: TaskType) -> None:
 
 class TestContract(ProviderContract):
     provider_id = "anthropic"
+    fake = anthropic_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return {"model_id": DEFAULT_MODEL, "url": base_url}, {"api_key": self.canary}

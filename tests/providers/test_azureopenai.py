@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 import ai_connector_azureopenai as azure_plugin
+import ai_connector_azureopenai.testing as azureopenai_testing
 from ai_connector.context import CallContext
 from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
@@ -446,6 +447,7 @@ class TestContract(ProviderContract):
     """The shared provider contract kit, against the Azure OpenAI fake."""
 
     provider_id = "azureopenai"
+    fake = azureopenai_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return fake.connector(base_url, task_type.value, secret=self.canary)

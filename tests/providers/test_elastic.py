@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import ai_connector_elastic as elastic_plugin
+import ai_connector_elastic.testing as elastic_testing
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.errors import UnreachableError
@@ -812,6 +813,7 @@ async def test_save_and_test_failures_have_the_right_kind(
 
 class TestContract(ProviderContract):
     provider_id = "elastic"
+    fake = elastic_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return {"model_id": DEFAULT_MODELS[task_type.value], "url": base_url}, {"api_key": self.canary}

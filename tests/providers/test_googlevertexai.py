@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 import ai_connector_googlevertexai as plugin
+import ai_connector_googlevertexai.testing as googlevertexai_testing
 from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
@@ -624,6 +625,7 @@ async def test_nothing_secret_is_logged_on_success(server: FakeServer, fake: Fak
 
 class TestContract(ProviderContract):
     provider_id = "googlevertexai"
+    fake = googlevertexai_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return connector(base_url, task_type.value, secret=self.canary)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import ai_connector_openai as openai_plugin
+import ai_connector_openai.testing as openai_testing
 from ai_connector.context import CallContext
 from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
@@ -603,6 +604,7 @@ class TestContract(ProviderContract):
     """The shared provider contract kit, against the OpenAI fake."""
 
     provider_id = "openai"
+    fake = openai_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return fake.connector(base_url, task_type.value, secret=self.canary)
