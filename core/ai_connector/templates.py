@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ai_connector.calling import current_provider
 from ai_connector.errors import InvalidResponseError
 
 __all__ = ["TemplateError", "json_path", "leftover_placeholder", "substitute"]
@@ -55,15 +56,16 @@ def leftover_placeholder(text: str) -> str | None:
 def json_path(document: Any, path: str, what: str) -> Any:
     """The value at `path` (`$.a.b[*].c`, `$.a[0]`; `[*]` maps over a list, keeping its nesting);
     an InvalidResponseError naming `what` when the answer has no such value."""
+    who = current_provider() or "the provider"
     if not path.startswith("$"):
-        raise InvalidResponseError(f"the {what} path {path!r} does not start with `$`")
+        raise InvalidResponseError(f"{who}: the {what} path {path!r} does not start with `$`")
     steps = list(_STEP.finditer(path, 1))
     if "".join(m.group(0) for m in steps) != path[1:]:
-        raise InvalidResponseError(f"the {what} path {path!r} is not a `$.key[*]`-style path")
+        raise InvalidResponseError(f"{who}: the {what} path {path!r} is not a `$.key[*]`-style path")
     try:
         return _walk(document, [(m.group(1), m.group(2)) for m in steps])
     except (KeyError, IndexError, TypeError):
-        raise InvalidResponseError(f"the answer has no {what} at {path}") from None
+        raise InvalidResponseError(f"{who}: the answer has no {what} at {path}") from None
 
 
 def _walk(node: Any, steps: list[tuple[str | None, str | None]]) -> Any:

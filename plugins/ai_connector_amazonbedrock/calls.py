@@ -197,7 +197,7 @@ async def _post_json(
         return json.loads(resp.content)
     except (ValueError, UnicodeDecodeError):
         raise InvalidResponseError(
-            f"{PROVIDER_ID}: the answer is not JSON", status=resp.status_code, provider=PROVIDER_ID
+            f"{PROVIDER_ID}: the answer is not JSON", status=resp.status_code
         ) from None
 
 
@@ -226,7 +226,6 @@ async def chat_completion_stream(
                 f"{PROVIDER_ID}: ConverseStream answered {content_type or 'no content type'}, "
                 f"not {EVENTSTREAM_CONTENT_TYPE}",
                 status=resp.status_code,
-                provider=PROVIDER_ID,
             )
         reader = FrameReader(PROVIDER_ID)
         translator = ConverseStreamTranslator(PROVIDER_ID)
@@ -260,9 +259,7 @@ def _vector(raw: Any) -> list[float]:
     if not isinstance(raw, list) or not all(
         isinstance(x, int | float) and not isinstance(x, bool) for x in raw
     ):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: an embedding is not a list of numbers", status=200, provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: an embedding is not a list of numbers", status=200)
     return raw
 
 
@@ -272,7 +269,7 @@ def _cohere_input_type(input_type: str | None) -> str:
     mapped = COHERE_INPUT_TYPES.get(input_type.lower())
     if mapped is None:
         known = ", ".join(sorted(COHERE_INPUT_TYPES))
-        raise InvalidRequestError(f"input type {input_type!r} is not one of {known}", provider=PROVIDER_ID)
+        raise InvalidRequestError(f"input type {input_type!r} is not one of {known}")
     return mapped
 
 
@@ -309,7 +306,6 @@ async def _cohere_embeddings(
             raise InvalidResponseError(
                 f"{PROVIDER_ID}: expected {len(batch)} embeddings in the answer",
                 status=200,
-                provider=PROVIDER_ID,
             )
         vectors.extend(_vector(v) for v in raw)
     return vectors

@@ -173,10 +173,10 @@ def converse_text(answer: Any, *, provider: str) -> str:
         texts = [block["text"] for block in content if "text" in block]
     except (KeyError, TypeError):
         raise InvalidResponseError(
-            f"{provider}: the Converse answer has no output.message.content", status=200, provider=provider
+            f"{provider}: the Converse answer has no output.message.content", status=200
         ) from None
     if not all(isinstance(t, str) for t in texts):
-        raise InvalidResponseError(f"{provider}: a Converse text block is not a string", provider=provider)
+        raise InvalidResponseError(f"{provider}: a Converse text block is not a string")
     return "".join(texts)
 
 
@@ -196,7 +196,7 @@ class ConverseStreamTranslator:
         self._stopped = False
 
     def _bad(self, what: str) -> InvalidResponseError:
-        return InvalidResponseError(f"{self._provider}: {what}", status=200, provider=self._provider)
+        return InvalidResponseError(f"{self._provider}: {what}", status=200)
 
     def translate(self, event: StreamEvent) -> ChatChunk | None:
         """The chunk for one event (None when it carries nothing for the client); raises
@@ -207,7 +207,6 @@ class ConverseStreamTranslator:
                 f"{self._provider}: the stream failed with {event.kind}: {message}",
                 status=200,
                 provider_message=str(message),
-                provider=self._provider,
                 code=event.kind,
             )
         kind, body = event.kind, event.body
@@ -273,5 +272,4 @@ class ConverseStreamTranslator:
             raise StreamInterruptedError(
                 f"{self._provider}: the stream ended before its messageStop event",
                 status=200,
-                provider=self._provider,
             )

@@ -96,6 +96,4 @@ def error_from_response(
     elif code in ("ModelErrorException", "ModelStreamErrorException"):
         cls, retryable = ProviderServerError, False  # the model failed on this very input
     # Bedrock sends no retry hint (wire.md section 3); error_for_status still reads one if a proxy adds it.
-    return error_for_status(
-        status, message, provider=provider, headers=headers, code=code, retryable=retryable, cls=cls
-    )
+    return error_for_status(status, message, headers=headers, code=code, retryable=retryable, cls=cls)

@@ -136,9 +136,7 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
     """The connector's custom headers, then Anthropic's key and version headers (which win)."""
     key = endpoint.secrets.get("api_key")
     if not key:
-        raise AuthenticationError(
-            f"{PROVIDER_ID}: no API key is configured (secret api_key)", provider=PROVIDER_ID
-        )
+        raise AuthenticationError(f"{PROVIDER_ID}: no API key is configured (secret api_key)")
     own = {"x-api-key", "anthropic-version", "authorization"}
     headers = {k: v for k, v in endpoint.headers.items() if k.lower() not in own}
     headers["x-api-key"] = key
@@ -149,9 +147,7 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
 def _model(endpoint: InferenceEndpoint) -> str:
     model = endpoint.settings.get("model_id")
     if not model:
-        raise InvalidRequestError(
-            f"{PROVIDER_ID}: no model is configured (setting model_id)", provider=PROVIDER_ID
-        )
+        raise InvalidRequestError(f"{PROVIDER_ID}: no model is configured (setting model_id)")
     return model
 
 

@@ -161,7 +161,6 @@ def _stream_error(obj: Mapping[str, Any]) -> StreamInterruptedError:
         f"{PROVIDER_ID}: the stream failed: {message}",
         status=200,
         provider_message=message,
-        provider=PROVIDER_ID,
         code=code,
     )
 
@@ -288,13 +287,12 @@ async def on_save(endpoint: InferenceEndpoint, ctx: CallContext, is_update: bool
                 f"{PROVIDER_ID}: the preconfigured inference endpoint {inference_id} ({task}) does not "
                 "exist on this Elasticsearch deployment",
                 status=404,
-                provider=PROVIDER_ID,
             )
         return
     if existing is not None:
         if not is_update:
             raise InvalidRequestError(
-                f"Inference with id {inference_id} and task type {task} already exists.", provider=PROVIDER_ID
+                f"Inference with id {inference_id} and task type {task} already exists."
             )
         await _delete_endpoint(url, endpoint, ctx)
     body: dict[str, Any] = {
@@ -325,7 +323,6 @@ async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
             raise ModelNotFoundError(
                 f"Inference Endpoint by ID {endpoint.inference_id} does not exist!",
                 status=404,
-                provider=PROVIDER_ID,
             )
         request = KIBANA_TEST_REQUESTS[endpoint.task_type]
         if endpoint.task_type is TaskType.CHAT_COMPLETION:

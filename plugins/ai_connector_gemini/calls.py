@@ -38,7 +38,6 @@ async def post_json(
         raise InvalidResponseError(
             f"{provider}: the answer (status {resp.status_code}) is not JSON",
             status=resp.status_code,
-            provider=provider,
         ) from None
 
 
@@ -49,7 +48,7 @@ def _chunks_for(value: Any, translator: ChunkTranslator, *, provider: str, statu
             out.extend(_chunks_for(item, translator, provider=provider, status=status))
         return out
     if not isinstance(value, Mapping):
-        raise InvalidResponseError(f"{provider}: a stream event is not a JSON object", provider=provider)
+        raise InvalidResponseError(f"{provider}: a stream event is not a JSON object")
     if "error" in value:
         google_status = parse_google_status(value)
         if google_status is not None:
@@ -58,7 +57,7 @@ def _chunks_for(value: Any, translator: ChunkTranslator, *, provider: str, statu
         return translator.translate(value)
     except (AttributeError, TypeError, KeyError, IndexError, ValueError):
         raise InvalidResponseError(
-            f"{provider}: a stream event is not a GenerateContentResponse", status=status, provider=provider
+            f"{provider}: a stream event is not a GenerateContentResponse", status=status
         ) from None
 
 
@@ -88,7 +87,7 @@ async def stream_chat(
                 values = decoder.feed(utf8.decode(raw))
             except ValueError:
                 raise InvalidResponseError(
-                    f"{provider}: a stream event's data is not JSON", status=status, provider=provider
+                    f"{provider}: a stream event's data is not JSON", status=status
                 ) from None
             for value in values:
                 for chunk in _chunks_for(value, translator, provider=provider, status=status):
@@ -97,7 +96,7 @@ async def stream_chat(
             values = decoder.feed(utf8.decode(b"", final=True)) + decoder.close()
         except ValueError:
             raise InvalidResponseError(
-                f"{provider}: a stream event's data is not JSON", status=status, provider=provider
+                f"{provider}: a stream event's data is not JSON", status=status
             ) from None
         for value in values:
             for chunk in _chunks_for(value, translator, provider=provider, status=status):
@@ -106,7 +105,6 @@ async def stream_chat(
         raise StreamInterruptedError(
             f"{provider}: the stream ended before the model finished (no finishReason)",
             status=status,
-            provider=provider,
         )
     usage = translator.usage_chunk()
     if usage is not None:

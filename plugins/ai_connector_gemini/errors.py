@@ -135,7 +135,7 @@ def google_error(
     status = parse_google_status(body)
     if status is None:
         # Not a google.rpc.Status (e.g. an HTML 404 for an unknown region): keep the text's start.
-        return error_for_status(status_code, _text_of(body), provider=provider, headers=headers)
+        return error_for_status(status_code, _text_of(body), headers=headers)
     cls: type[ProviderError] | None = None
     retryable: bool | None = None
     if _CREDENTIAL_REASONS.intersection(status.reasons) or (
@@ -151,7 +151,6 @@ def google_error(
     return error_for_status(
         status_code,
         message,
-        provider=provider,
         headers=headers,
         code=status.reason or status.status,
         retry_after=status.retry_delay,
@@ -168,6 +167,5 @@ def stream_error(status: GoogleStatus, *, provider: str, http_status: int) -> St
         f"{provider}: the stream carried an error" + (f" ({label})" if label else "") + f": {message}",
         status=http_status,
         provider_message=status.message,
-        provider=provider,
         code=status.reason or status.status,
     )

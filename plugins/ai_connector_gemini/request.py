@@ -85,7 +85,7 @@ def prompt_body(text: str, *, max_output_tokens: int | None = None) -> dict[str,
 
 
 def _refuse(provider: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(f"{provider}: {message}", provider=provider)
+    return InvalidRequestError(f"{provider}: {message}")
 
 
 def _content_parts(content: Any, *, provider: str) -> list[dict[str, Any]]:

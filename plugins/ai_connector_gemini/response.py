@@ -128,13 +128,9 @@ def response_text(obj: Any, *, provider: str) -> str:
         if not candidates:
             block = (obj.get("promptFeedback") or {}).get("blockReason")
             if block:
-                raise InvalidRequestError(
-                    f"{provider}: the prompt was blocked ({block})", provider=provider, code=str(block)
-                )
-            raise InvalidResponseError(f"{provider}: the response has no candidates", provider=provider)
+                raise InvalidRequestError(f"{provider}: the prompt was blocked ({block})", code=str(block))
+            raise InvalidResponseError(f"{provider}: the response has no candidates")
         parts = (candidates[0].get("content") or {}).get("parts") or ()
         return "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
     except (AttributeError, TypeError, KeyError, IndexError):
-        raise InvalidResponseError(
-            f"{provider}: the response is not a GenerateContentResponse", provider=provider
-        ) from None
+        raise InvalidResponseError(f"{provider}: the response is not a GenerateContentResponse") from None

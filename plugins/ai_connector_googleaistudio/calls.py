@@ -39,7 +39,7 @@ def _url(endpoint: InferenceEndpoint, method: str) -> str:
 def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
     key = endpoint.secrets.get("api_key")
     if not key:
-        raise AuthenticationError(f"{PROVIDER_ID}: the API Key (api_key) is missing", provider=PROVIDER_ID)
+        raise AuthenticationError(f"{PROVIDER_ID}: the API Key (api_key) is missing")
     return {**endpoint.headers, "x-goog-api-key": key}
 
 
@@ -70,15 +70,11 @@ async def text_embedding(
     answer = await _post(endpoint, "batchEmbedContents", {"requests": requests}, ctx)
     embeddings = answer.get("embeddings") if isinstance(answer, Mapping) else None
     if not isinstance(embeddings, list) or len(embeddings) != len(requests):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the answer has no embedding for each input", provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: the answer has no embedding for each input")
     try:
         return [[float(v) for v in e["values"]] for e in embeddings]
     except (TypeError, KeyError, ValueError):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: an embedding has no values list of numbers", provider=PROVIDER_ID
-        ) from None
+        raise InvalidResponseError(f"{PROVIDER_ID}: an embedding has no values list of numbers") from None
 
 
 async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:

@@ -58,7 +58,6 @@ def _credentials_error(provider: str, problem: str) -> AuthenticationError:
     # Names the field, never its content: the whole JSON is the secret.
     return AuthenticationError(
         f"{provider}: the Credentials JSON ({SECRET_FIELD}) {problem}",
-        provider=provider,
         code="invalid_service_account_json",
     )
 
@@ -136,7 +135,7 @@ def _token_error(status: int, body: bytes, headers: Mapping[str, str], *, provid
         message += ": " + ": ".join(p for p in (error, description) if p)
     # 4xx here means the key, its account or its token_uri is wrong; 429 and 5xx keep their kinds.
     cls = AuthenticationError if 400 <= status < 500 and status != 429 else None
-    return error_for_status(status, message, provider=provider, headers=headers, code=error, cls=cls)
+    return error_for_status(status, message, headers=headers, code=error, cls=cls)
 
 
 class TokenCache:
@@ -212,7 +211,6 @@ class TokenCache:
             raise InvalidResponseError(
                 f"{provider}: the token endpoint's answer has no access_token",
                 status=resp.status_code,
-                provider=provider,
             )
         try:
             lifetime = float(data.get("expires_in", 3600))

@@ -151,7 +151,7 @@ async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ct
 
 
 def _invalid(message: str) -> InvalidResponseError:
-    return InvalidResponseError(f"{PROVIDER_ID}: {message}", provider=PROVIDER_ID)
+    return InvalidResponseError(f"{PROVIDER_ID}: {message}")
 
 
 async def text_embedding(
