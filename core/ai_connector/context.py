@@ -546,12 +546,15 @@ class CallContext:
         url: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Send `json` and return the parsed JSON answer; an error status raises the calling
-        provider's typed error (its `parse_error`), redacted."""
-        return await exchange.send_json(self, method, url, json=json, headers=headers, params=params)
+        """Send `json` (or raw `content`) and return the parsed JSON answer; an error status raises
+        the calling provider's typed error (its `parse_error`), redacted."""
+        return await exchange.send_json(
+            self, method, url, json=json, content=content, headers=headers, params=params
+        )
 
     def open_sse(
         self,

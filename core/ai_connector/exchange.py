@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import httpx
 
@@ -17,8 +18,22 @@ from ai_connector.calling import current_caller
 from ai_connector.errors import InvalidResponseError, ProviderError, error_for_status
 from ai_connector.sse import ServerSentEvent, aiter_sse
 
-if TYPE_CHECKING:
-    from ai_connector.context import CallContext
+
+class CallContext(Protocol):
+    """What these chores use of `ai_connector.context.CallContext` (which delegates to them)."""
+
+    provider_id: str
+
+    def redact(self, text: Any) -> str: ...
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response: ...
+
+    def stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]: ...
+
+    async def read_error_body(self, response: httpx.Response) -> bytes: ...
+
+    def iter_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]: ...
+
 
 __all__ = ["error_message", "open_sse", "parse_error_generic", "send_json"]
 
@@ -61,12 +76,13 @@ async def send_json(
     url: str,
     *,
     json: Any = None,
+    content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> Any:
-    """Send `json` and return the parsed JSON answer; an error status raises the provider's typed
-    error, a success that is not JSON an InvalidResponseError."""
-    resp = await ctx.request(method, url, json=json, headers=headers, params=params)
+    """Send `json` (or raw `content`, e.g. a signed body) and return the parsed JSON answer; an
+    error status raises the provider's typed error, a success that is not JSON an InvalidResponseError."""
+    resp = await ctx.request(method, url, json=json, content=content, headers=headers, params=params)
     if resp.status_code >= 400:
         raise _raise_for(ctx, resp.status_code, resp.headers, resp.content)
     try:

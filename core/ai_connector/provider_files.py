@@ -248,10 +248,10 @@ class ProviderFilePlugin:
 def providers_dir() -> Path:
     """`<home>/providers`: AI_CONNECTOR_HOME, else the platform's user data directory."""
     home = os.environ.get(HOME_ENV)
-    if not home:
-        from ai_connector.host.settings import default_home  # deferred: only when no home is set
+    if not home:  # the host's default home (host.settings.default_home), read without the host layer
+        import platformdirs
 
-        return default_home() / "providers"
+        home = platformdirs.user_data_dir("ai-connector", appauthor=False)
     return Path(home) / "providers"
 
 

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import enum
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ai_connector.calling import Caller, bind
+from ai_connector.errors import (  # FailureKind is defined with the errors that carry it; re-exported
+    ConfigValidationError,
+    FailureKind,
+    HostNotAllowedError,
+    ProviderError,
+)
 
 if TYPE_CHECKING:
     from ai_connector.context import CallContext
-    from ai_connector.errors import ProviderError
 
 __all__ = [
+    "MINIMAL_TEST_REQUESTS",
     "ChatChunk",
     "ChatRequest",
     "CompletionRequest",
@@ -35,6 +42,8 @@ __all__ = [
     "TestResult",
     "ToolCallDelta",
     "Usage",
+    "default_test",
+    "run_test",
 ]
 
 
@@ -46,21 +55,6 @@ class TaskType(enum.StrEnum):
     TEXT_EMBEDDING = "text_embedding"
     SPARSE_EMBEDDING = "sparse_embedding"
     RERANK = "rerank"
-
-
-class FailureKind(enum.StrEnum):
-    """Why a call or a *Save & test* failed, so a UI can say what to fix."""
-
-    CREDENTIALS = "credentials"  # 401/403: the key or token was refused
-    MODEL_NOT_FOUND = "model_not_found"  # unknown model, deployment or inference endpoint
-    UNREACHABLE = "unreachable"  # DNS, connection refused, TLS, timeout before an answer
-    RATE_LIMITED = "rate_limited"  # 429 or the connector's own rate limit
-    INVALID_RESPONSE = "invalid_response"  # the provider answered something we cannot read
-    INVALID_REQUEST = "invalid_request"  # 400/422: the provider refused the request's content
-    TIMEOUT = "timeout"  # the host's timeout ran out while waiting
-    PROVIDER_ERROR = "provider_error"  # 5xx and other failures on the provider's side
-    HOST_NOT_ALLOWED = "host_not_allowed"  # the host's allowedHosts policy refused the URL
-    CONFIG = "config"  # the connector's settings are invalid
 
 
 _PROVIDER_ID = re.compile(r"^[a-z][a-z0-9_\-]{1,63}$")
@@ -436,8 +430,6 @@ class Provider:
                 )
         test = getattr(self.test, "__wrapped__", self.test)
         if test is None or getattr(test, "ai_connector_default", False):  # replace() rebuilds it
-            from ai_connector.routines import default_test  # deferred: routines imports this module
-
             object.__setattr__(self, "test", default_test(self))
         if not callable(self.test):
             raise ValueError(f"provider {self.id!r} has no callable test routine")
@@ -451,3 +443,76 @@ class Provider:
         """The inference call that serves `task_type`, or None when the provider lacks it."""
         name = CALL_FOR_TASK.get(TaskType(task_type))
         return None if name is None else getattr(self, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Save & test: the runner every test routine uses, and the default routine (beside Provider, which
+# builds it for a provider that declares none; `ai_connector.routines` is their public home)
+
+
+async def run_test(call: Callable[[], Awaitable[Any]], *, success_message: str | None = None) -> TestResult:
+    """Await `call()`, timing it; a ProviderError, a refused host or a ConfigValidationError becomes a
+    failed TestResult.
+
+    Any other exception propagates: the host reports it as an internal failure, redacted.
+    """
+    start = time.perf_counter()
+    try:
+        await call()
+    except ProviderError as exc:
+        return TestResult(
+            ok=False,
+            message=exc.message,
+            latency_ms=(time.perf_counter() - start) * 1000.0,
+            failure=exc.kind,
+            status_code=exc.status,
+        )
+    except HostNotAllowedError as exc:
+        return TestResult(ok=False, message=str(exc), failure=FailureKind.HOST_NOT_ALLOWED)
+    except ConfigValidationError as exc:  # settings the schema cannot express (e.g. a missing host URL)
+        return TestResult(ok=False, message=str(exc), failure=FailureKind.CONFIG)
+    latency = (time.perf_counter() - start) * 1000.0
+    return TestResult(ok=True, message=success_message or "Connector test succeeded", latency_ms=latency)
+
+
+# The default *Save & test* inputs: the cheapest call that still proves key, URL and model together
+# (Kibana's own test sends "Hello world"; one token, one word and two documents keep it cheap).
+_HELLO = "Hello world"
+MINIMAL_TEST_REQUESTS: Mapping[TaskType, Any] = MappingProxyType(
+    {
+        TaskType.CHAT_COMPLETION: ChatRequest(messages=({"role": "user", "content": _HELLO},), max_tokens=1),
+        TaskType.COMPLETION: CompletionRequest(input=_HELLO, max_tokens=1),
+        TaskType.TEXT_EMBEDDING: EmbeddingRequest(input=(_HELLO,)),
+        TaskType.SPARSE_EMBEDDING: SparseEmbeddingRequest(input=(_HELLO,)),
+        TaskType.RERANK: RerankRequest(query="star wars", input=("luke", "leia"), top_n=1),
+    }
+)
+
+
+def default_test(calls: Provider | Mapping[TaskType | str, Callable[..., Any]]) -> TestFn:
+    """The *Save & test* of a provider that declares none: its own task call on minimal input
+    (`MINIMAL_TEST_REQUESTS`), a chat stream read to its end, errors as a failed TestResult.
+
+    `calls` is the provider (its calls are looked up when the test runs) or a map of task types to
+    calls. Providers with a cheaper proof (a token-free endpoint that still checks the model) write
+    their own.
+    """
+    by_task = None if isinstance(calls, Provider) else {TaskType(k): v for k, v in calls.items()}
+    provider = calls if isinstance(calls, Provider) else None
+
+    async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
+        task = endpoint.task_type
+        call = provider.call_for(task) if provider is not None else by_task[task]  # type: ignore[index]
+        request = MINIMAL_TEST_REQUESTS[task]
+
+        async def invoke() -> None:
+            if task is TaskType.CHAT_COMPLETION:
+                async for _ in call(endpoint, request, ctx):
+                    pass
+            else:
+                await call(endpoint, request, ctx)
+
+        return await run_test(invoke)
+
+    test.ai_connector_default = True  # type: ignore[attr-defined]  # rebuilt by dataclasses.replace
+    return test
