@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from ai_connector.calling import current_provider
@@ -318,8 +319,11 @@ async def stream_chat(
 ) -> AsyncIterator[ChatChunk]:
     """POST a streaming chat request and yield its unified chunks until `data: [DONE]`; an error
     status raises the calling provider's typed error."""
-    async with ctx.open_sse("POST", url, json=body, headers=headers, params=params) as events:
-        async for chunk in chat_chunks(events, ctx=ctx):
+    async with (
+        ctx.open_sse("POST", url, json=body, headers=headers, params=params) as events,
+        aclosing(chat_chunks(events, ctx=ctx)) as chunks,  # closed with this one, not by the loop
+    ):
+        async for chunk in chunks:
             yield chunk
 
 

@@ -24,6 +24,7 @@ from ai_connector_amazonbedrock.calls import (
     test,
     text_embedding,
 )
+from ai_connector_amazonbedrock.errors import error_from_response
 
 __all__ = ["AUTH_SCHEMA", "PROVIDER", "SETTINGS_SCHEMA", "ai_connector_providers"]
 
@@ -176,6 +177,7 @@ PROVIDER = Provider(
         TaskType.TEXT_EMBEDDING: EMBEDDING_TASK_SETTINGS,
     },
     test=test,
+    parse_error=error_from_response,
     chat_completion_stream=chat_completion_stream,
     completion=completion,
     text_embedding=text_embedding,

@@ -181,7 +181,7 @@ def _signed(
     return content, signed
 
 
-async def _post_json(
+async def _signed_post(
     ctx: CallContext,
     endpoint: InferenceEndpoint,
     url: str,
@@ -190,15 +190,7 @@ async def _post_json(
     accept: str | None = None,
 ) -> Any:
     content, headers = _signed(endpoint, url, body, accept=accept)
-    resp = await ctx.request("POST", url, content=content, headers=headers)
-    if resp.status_code >= 400:
-        raise error_from_response(resp.status_code, resp.headers, resp.content, provider=PROVIDER_ID)
-    try:
-        return json.loads(resp.content)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the answer is not JSON", status=resp.status_code
-        ) from None
+    return await ctx.send_json("POST", url, content=content, headers=headers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +211,7 @@ async def chat_completion_stream(
     async with ctx.stream("POST", url, content=content, headers=headers) as resp:
         if resp.status_code >= 400:
             raw = await ctx.read_error_body(resp)
-            raise error_from_response(resp.status_code, resp.headers, raw, provider=PROVIDER_ID)
+            raise error_from_response(resp.status_code, resp.headers, raw).redacted(ctx.redact)
         content_type = resp.headers.get("content-type", "")
         if not content_type.startswith(EVENTSTREAM_CONTENT_TYPE):
             raise InvalidResponseError(
@@ -241,7 +233,7 @@ async def chat_completion_stream(
 async def _converse(endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext) -> str:
     _check(endpoint)
     url = operation_url(endpoint, "converse", request.model)
-    answer = await _post_json(ctx, endpoint, url, _body(endpoint, request))
+    answer = await _signed_post(ctx, endpoint, url, _body(endpoint, request))
     return converse_text(answer, provider=PROVIDER_ID)
 
 
@@ -282,7 +274,7 @@ async def _titan_embeddings(
         body: dict[str, Any] = {"inputText": text}
         if dimensions is not None:
             body["dimensions"] = dimensions
-        answer = await _post_json(ctx, endpoint, url, body, accept="application/json")
+        answer = await _signed_post(ctx, endpoint, url, body, accept="application/json")
         vectors.append(_vector(answer.get("embedding") if isinstance(answer, Mapping) else None))
     return vectors
 
@@ -298,7 +290,7 @@ async def _cohere_embeddings(
         body: dict[str, Any] = {"texts": batch, "input_type": kind}
         if truncate is not None:
             body["truncate"] = truncate
-        answer = await _post_json(ctx, endpoint, url, body, accept="application/json")
+        answer = await _signed_post(ctx, endpoint, url, body, accept="application/json")
         raw = answer.get("embeddings") if isinstance(answer, Mapping) else None
         if isinstance(raw, Mapping):  # the shape Cohere uses when embedding types are named
             raw = raw.get("float")

@@ -71,9 +71,7 @@ def _message(body: Any, raw: bytes) -> str | None:
     return text[:1000] or None
 
 
-def error_from_response(
-    status: int, headers: Mapping[str, str], raw: bytes, *, provider: str
-) -> ProviderError:
+def error_from_response(status: int, headers: Mapping[str, str], raw: bytes) -> ProviderError:
     """The typed error for a non-2xx Bedrock answer."""
     try:
         body: Any = json.loads(raw) if raw else None

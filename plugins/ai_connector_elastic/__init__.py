@@ -141,12 +141,15 @@ def _is_preconfigured(endpoint: InferenceEndpoint) -> bool:
 
 
 async def _infer(endpoint: InferenceEndpoint, body: Mapping[str, Any], ctx: CallContext) -> Mapping[str, Any]:
-    """`POST _inference/{task}/{id}` and the parsed JSON answer."""
+    """`POST _inference/{task}/{id}` and the parsed JSON answer (an object)."""
     url = inference_url(es_url(endpoint, ctx.host_settings), endpoint)
-    resp = await ctx.request("POST", url, json=body, headers=es_headers(endpoint, ctx))
-    if resp.status_code >= 400:
-        raise es_error(resp.status_code, resp.headers, resp.content).redacted(redactor_for(endpoint, ctx))
-    return parse_json(resp.content, resp.status_code)
+    try:
+        answer = await ctx.send_json("POST", url, json=body, headers=es_headers(endpoint, ctx))
+    except ProviderError as exc:  # the host's own ES key is redacted too
+        raise exc.redacted(redactor_for(endpoint, ctx)) from None
+    if not isinstance(answer, Mapping):
+        raise InvalidResponseError(f"{PROVIDER_ID}: the response is not a JSON object")
+    return answer
 
 
 def _stream_error(obj: Mapping[str, Any]) -> StreamInterruptedError:

@@ -1,4 +1,5 @@
-"""The two ways both Gemini services are called: a JSON POST read whole, and a chat stream."""
+"""The chat stream both Gemini services share (their JSON calls are `ctx.send_json`, with
+`google_error` as the providers' error parser)."""
 
 from __future__ import annotations
 
@@ -16,29 +17,7 @@ from ai_connector_gemini.errors import google_error, parse_google_status, stream
 from ai_connector_gemini.response import ChunkTranslator
 from ai_connector_gemini.stream import GeminiStreamDecoder
 
-__all__ = ["post_json", "stream_chat"]
-
-
-async def post_json(
-    ctx: CallContext,
-    url: str,
-    body: Mapping[str, Any],
-    *,
-    headers: Mapping[str, str],
-    provider: str,
-) -> Any:
-    """POST `body` and return the parsed JSON answer; a non-2xx answer raises its typed error and a
-    2xx that is not JSON an InvalidResponseError."""
-    resp = await ctx.request("POST", url, json=body, headers=headers)
-    if resp.status_code >= 400:
-        raise google_error(resp.status_code, resp.content, provider=provider, headers=resp.headers)
-    try:
-        return resp.json()
-    except ValueError:
-        raise InvalidResponseError(
-            f"{provider}: the answer (status {resp.status_code}) is not JSON",
-            status=resp.status_code,
-        ) from None
+__all__ = ["stream_chat"]
 
 
 def _chunks_for(value: Any, translator: ChunkTranslator, *, provider: str, status: int) -> list[ChatChunk]:
@@ -67,18 +46,18 @@ async def stream_chat(
     body: Mapping[str, Any],
     *,
     headers: Mapping[str, str],
-    provider: str,
 ) -> AsyncIterator[ChatChunk]:
     """POST a `streamGenerateContent?alt=sse` request and yield unified ChatChunks.
 
     Gemini sends no terminator: the stream is complete once a candidate carried `finishReason`, so a
     body that ends before that raises StreamInterruptedError, as does an error object mid-stream.
     """
+    provider = ctx.provider_id
     async with ctx.stream("POST", url, json=body, headers=headers, params={"alt": "sse"}) as resp:
         status = resp.status_code
         if status >= 400:
             raw = await ctx.read_error_body(resp)
-            raise google_error(status, raw, provider=provider, headers=resp.headers)
+            raise google_error(status, resp.headers, raw).redacted(ctx.redact)
         translator = ChunkTranslator()
         decoder = GeminiStreamDecoder()
         utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -120,13 +120,7 @@ def _text_of(body: bytes | str) -> str | None:
     return text[:_MESSAGE_LIMIT] or None
 
 
-def google_error(
-    status_code: int,
-    body: bytes | str,
-    *,
-    provider: str,
-    headers: Mapping[str, str] | None = None,
-) -> ProviderError:
+def google_error(status_code: int, headers: Mapping[str, str] | None, body: bytes | str) -> ProviderError:
     """The typed error for a non-2xx Gemini/Vertex answer.
 
     A credentials reason (API_KEY_INVALID...) is an AuthenticationError whatever the status; a 429's

@@ -18,7 +18,7 @@ from ai_connector.plugin import (
     TestResult,
     run_test,
 )
-from ai_connector_gemini import embedding_task_type, post_json, prompt_body, response_text
+from ai_connector_gemini import embedding_task_type, prompt_body, response_text
 
 __all__ = ["DEFAULT_URL", "PROVIDER_ID", "completion", "test", "text_embedding", "urls"]
 
@@ -44,9 +44,7 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
 
 
 async def _post(endpoint: InferenceEndpoint, method: str, body: Mapping[str, Any], ctx: CallContext) -> Any:
-    return await post_json(
-        ctx, _url(endpoint, method), body, headers=_headers(endpoint), provider=PROVIDER_ID
-    )
+    return await ctx.send_json("POST", _url(endpoint, method), json=body, headers=_headers(endpoint))
 
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:

@@ -29,7 +29,6 @@ from ai_connector.plugin import (
 from ai_connector_gemini import (
     chat_body,
     embedding_task_type,
-    post_json,
     prompt_body,
     response_text,
     stream_chat,
@@ -117,7 +116,7 @@ async def _post(endpoint: InferenceEndpoint, url: str, body: Mapping[str, Any], 
     account = load_service_account(endpoint.secrets, provider=PROVIDER_ID)
     headers = await _headers(endpoint, account, ctx)
     try:
-        return await post_json(ctx, url, body, headers=headers, provider=PROVIDER_ID)
+        return await ctx.send_json("POST", url, json=body, headers=headers)
     except AuthenticationError as exc:
         if exc.status == 401:  # the token was revoked or expired early: exchange again next time
             TOKENS.forget(account)
@@ -133,9 +132,7 @@ async def chat_completion_stream(
     account = load_service_account(endpoint.secrets, provider=PROVIDER_ID)
     headers = await _headers(endpoint, account, ctx)
     try:
-        async with contextlib.aclosing(
-            stream_chat(ctx, url, body, headers=headers, provider=PROVIDER_ID)
-        ) as chunks:
+        async with contextlib.aclosing(stream_chat(ctx, url, body, headers=headers)) as chunks:
             async for chunk in chunks:  # closed with this generator: the request ends at once
                 yield chunk
     except AuthenticationError as exc:

@@ -110,9 +110,7 @@ async def _stream(server: FakeServer, chunks: list, *, abort_after: int | None =
     out = []
     async with build_client() as client:
         ctx = CallContext(client=client, provider_id="gemini")
-        async for chunk in stream_chat(
-            ctx, server.url + "/m:streamGenerateContent", {}, headers={}, provider="p"
-        ):
+        async for chunk in stream_chat(ctx, server.url + "/m:streamGenerateContent", {}, headers={}):
             out.append(chunk)
     return out
 
@@ -179,9 +177,7 @@ async def test_error_status_on_the_stream_is_typed(server: FakeServer) -> None:
     async with build_client() as client:
         ctx = CallContext(client=client, provider_id="gemini")
         with pytest.raises(ModelNotFoundError, match="models/x is not found"):
-            async for _ in stream_chat(
-                ctx, server.url + "/m:streamGenerateContent", {}, headers={}, provider="p"
-            ):
+            async for _ in stream_chat(ctx, server.url + "/m:streamGenerateContent", {}, headers={}):
                 pass
 
 
@@ -468,7 +464,7 @@ def test_api_key_invalid_on_400_is_a_credentials_error() -> None:
             "domain": "googleapis.com",
         },
     )
-    err = google_error(400, json.dumps(body), provider="p")
+    err = google_error(400, {}, json.dumps(body))
     assert isinstance(err, AuthenticationError) and err.code == "API_KEY_INVALID" and err.status == 400
     assert "API key not valid" in str(err)
 
@@ -488,25 +484,23 @@ def test_retry_info_becomes_retry_after_and_a_daily_quota_is_not_retryable() -> 
             )
         ).encode()
 
-    minute = google_error(429, quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"), provider="p")
-    day = google_error(429, quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier"), provider="p")
+    minute = google_error(429, {}, quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"))
+    day = google_error(429, {}, quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier"))
     assert isinstance(minute, RateLimitError) and minute.retryable and minute.retry_after == 59.0
     assert isinstance(day, RateLimitError) and not day.retryable
 
 
 def test_other_statuses_and_bodies() -> None:
     assert isinstance(
-        google_error(403, json.dumps(rpc_status(403, "denied", "PERMISSION_DENIED")), provider="p"),
+        google_error(403, {}, json.dumps(rpc_status(403, "denied", "PERMISSION_DENIED"))),
         AuthenticationError,
     )
     assert isinstance(
-        google_error(404, json.dumps(rpc_status(404, "gone", "NOT_FOUND")), provider="p"), ModelNotFoundError
+        google_error(404, {}, json.dumps(rpc_status(404, "gone", "NOT_FOUND"))), ModelNotFoundError
     )
-    server = google_error(
-        500, json.dumps(rpc_status(500, "Internal error encountered.", "INTERNAL")), provider="p"
-    )
+    server = google_error(500, {}, json.dumps(rpc_status(500, "Internal error encountered.", "INTERNAL")))
     assert isinstance(server, ProviderServerError) and server.retryable
-    html = google_error(404, b"<html><body>Error 404 (Not Found)!!1</body></html>", provider="p")
+    html = google_error(404, {}, b"<html><body>Error 404 (Not Found)!!1</body></html>")
     assert isinstance(html, ModelNotFoundError) and "Not Found" in str(html)
     status = parse_google_status(json.dumps([rpc_status(400, "bad", "INVALID_ARGUMENT")]))
     assert status is not None and status.status == "INVALID_ARGUMENT"

@@ -125,7 +125,7 @@ async def chat(endpoint: InferenceEndpoint, request: ChatRequest | None = None) 
     request = request or ChatRequest(messages=[{"role": "user", "content": "Hello world"}])
     async with build_client() as client:
         ctx = context(client, endpoint)
-        return [c async for c in calls.chat_completion_stream(endpoint, request, ctx)]
+        return [c async for c in plugin.PROVIDER.chat_completion_stream(endpoint, request, ctx)]
 
 
 async def raises(endpoint: InferenceEndpoint, task: str = "chat_completion") -> ProviderError:
@@ -134,16 +134,16 @@ async def raises(endpoint: InferenceEndpoint, task: str = "chat_completion") -> 
         ctx = context(client, endpoint)
         with pytest.raises(ProviderError) as info:
             if task == "chat_completion":
-                async for _ in calls.chat_completion_stream(
+                async for _ in plugin.PROVIDER.chat_completion_stream(
                     endpoint, ChatRequest(messages=[{"role": "user", "content": "Hi"}]), ctx
                 ):
                     pass
             elif task == "completion":
-                await calls.completion(endpoint, CompletionRequest(input="Hi"), ctx)
+                await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="Hi"), ctx)
             elif task == "text_embedding":
-                await calls.text_embedding(endpoint, EmbeddingRequest(input=["Hi"]), ctx)
+                await plugin.PROVIDER.text_embedding(endpoint, EmbeddingRequest(input=["Hi"]), ctx)
             else:
-                await calls.rerank(endpoint, RerankRequest(query="q", input=["a", "b"]), ctx)
+                await plugin.PROVIDER.rerank(endpoint, RerankRequest(query="q", input=["a", "b"]), ctx)
     err = info.value
     assert_no_secret(str(err), repr(err), err.provider_message)
     return err
@@ -151,7 +151,7 @@ async def raises(endpoint: InferenceEndpoint, task: str = "chat_completion") -> 
 
 async def run_test_routine(endpoint: InferenceEndpoint):
     async with build_client() as client:
-        result = await plugin.calls.test(endpoint, context(client, endpoint))
+        result = await plugin.PROVIDER.test(endpoint, context(client, endpoint))
     assert_no_secret(result.message, result.to_dict())
     return result
 
@@ -252,14 +252,14 @@ async def test_token_is_cached_then_refreshed_shortly_before_expiry(
     monkeypatch.setattr(calls.TOKENS, "clock", lambda: now[0])
     async with build_client() as client:
         ctx = context(client, endpoint)
-        await calls.completion(endpoint, CompletionRequest(input="a"), ctx)
-        await calls.completion(endpoint, CompletionRequest(input="b"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="a"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="b"), ctx)
         assert fake.token_requests == 1
         now[0] += 3599 - 300 - 1  # still inside the refresh margin
-        await calls.completion(endpoint, CompletionRequest(input="c"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="c"), ctx)
         assert fake.token_requests == 1
         now[0] += 2
-        await calls.completion(endpoint, CompletionRequest(input="d"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="d"), ctx)
     assert fake.token_requests == 2
     tokens = [r.headers["authorization"] for r in server.requests if r.path != "/token"]
     assert tokens[0] == tokens[1] == tokens[2] != tokens[3]
@@ -273,7 +273,7 @@ async def test_concurrent_calls_with_a_cold_cache_exchange_once(
     async with build_client() as client:
         ctx = context(client, endpoint)
         answers = await asyncio.gather(
-            *(calls.completion(endpoint, CompletionRequest(input=str(i)), ctx) for i in range(6))
+            *(plugin.PROVIDER.completion(endpoint, CompletionRequest(input=str(i)), ctx) for i in range(6))
         )
     assert answers == [["ok"]] * 6 and fake.token_requests == 1
 
@@ -285,12 +285,12 @@ async def test_a_revoked_token_is_a_credentials_error_and_is_not_reused(
     endpoint = endpoint_for(server.url, "completion")
     async with build_client() as client:
         ctx = context(client, endpoint)
-        await calls.completion(endpoint, CompletionRequest(input="a"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="a"), ctx)
         fake.revoke()
         with pytest.raises(AuthenticationError) as info:
-            await calls.completion(endpoint, CompletionRequest(input="b"), ctx)
+            await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="b"), ctx)
         assert info.value.status == 401 and "invalid authentication credentials" in str(info.value)
-        assert await calls.completion(endpoint, CompletionRequest(input="c"), ctx) == ["ok"]
+        assert await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="c"), ctx) == ["ok"]
     assert fake.token_requests == 2
 
 
@@ -493,7 +493,7 @@ async def test_completion_sends_one_user_turn_and_returns_the_text(
     fake.serve_generate("Elastic is a search company.")
     endpoint = endpoint_for(server.url, "completion")
     async with build_client() as client:
-        answer = await calls.completion(
+        answer = await plugin.PROVIDER.completion(
             endpoint, CompletionRequest(input="What is Elastic?"), context(client, endpoint)
         )
     assert answer == ["Elastic is a search company."]
@@ -510,7 +510,7 @@ async def test_embeddings_predict_per_input_in_order(
     fake.serve_embeddings([[0.1, 0.2], [0.3, 0.4]])
     endpoint = endpoint_for(server.url, "text_embedding")
     async with build_client() as client:
-        vectors = await calls.text_embedding(
+        vectors = await plugin.PROVIDER.text_embedding(
             endpoint, EmbeddingRequest(input=["a", "b"], input_type=input_type), context(client, endpoint)
         )
     assert vectors == [[0.1, 0.2], [0.3, 0.4]]
@@ -536,10 +536,10 @@ async def test_rerank_calls_discovery_engine_and_maps_ids_back(
     endpoint = endpoint_for(server.url, "rerank")
     async with build_client() as client:
         ctx = context(client, endpoint)
-        results = await calls.rerank(
+        results = await plugin.PROVIDER.rerank(
             endpoint, RerankRequest(query="who?", input=["luke", "leia", "r2d2"], top_n=2), ctx
         )
-        bare = await calls.rerank(
+        bare = await plugin.PROVIDER.rerank(
             endpoint, RerankRequest(query="who?", input=["luke", "leia"], return_documents=False), ctx
         )
     assert results == [
