@@ -85,12 +85,6 @@ HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},))
 
 
 @pytest.fixture
-def server() -> Any:
-    with FakeServer() as srv:
-        yield srv
-
-
-@pytest.fixture
 def fake(server: FakeServer) -> FakeBedrock:
     return FakeBedrock(server)
 

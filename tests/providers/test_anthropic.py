@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -52,12 +52,6 @@ from ai_connector_anthropic.wire import translate_messages
 CANARY = "canary-anthropic-5f2e9c0d7b41"
 STREAMS = Path("/work/shared/wire-samples/streams")
 PROVIDER = anthropic_plugin.PROVIDER
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ or Entra ID (exactly one), Azure's error bodies, Save & test, and that secrets n
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import jsonschema
@@ -46,12 +46,6 @@ CHAT, COMPLETION, EMBED = TaskType.CHAT_COMPLETION, TaskType.COMPLETION, TaskTyp
 HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},))
 CHAT_PATH = "/openai/deployments/gpt-4o/chat/completions"
 EMBED_PATH = "/openai/deployments/text-embedding-3-small/embeddings"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture

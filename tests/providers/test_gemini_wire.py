@@ -99,12 +99,6 @@ def test_transcript_decodes_the_same_however_the_bytes_are_split(sizes: list[int
     assert _decode(GEMINI, sizes) == _decode(GEMINI)
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 async def _stream(server: FakeServer, chunks: list, *, abort_after: int | None = None) -> list:
     server.add("POST", "/m:streamGenerateContent", FakeResponse(chunks=chunks, abort_after=abort_after))
     out = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -47,12 +46,6 @@ from ai_connector_googleaistudio.testing import (
 )
 
 CANARY = "canary-secret-0000"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture

@@ -74,12 +74,6 @@ def fresh_tokens() -> Iterator[None]:
 
 
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
-
-
-@pytest.fixture
 def fake(server: FakeServer) -> FakeVertexAI:
     return FakeVertexAI(server)
 

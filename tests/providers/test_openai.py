@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +48,6 @@ CANARY = "canary-secret-0000"
 STREAMS = Path("/work/shared/wire-samples/streams")
 CHAT, COMPLETION, EMBED = TaskType.CHAT_COMPLETION, TaskType.COMPLETION, TaskType.TEXT_EMBEDDING
 HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},))
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
