@@ -198,7 +198,7 @@ async def _signed_post(
 
 
 def _body(endpoint: InferenceEndpoint, request: ChatRequest) -> dict[str, Any]:
-    return converse_body(request, task_settings=endpoint.task_settings, provider=_family(endpoint))
+    return converse_body(request, task_settings=endpoint.task_settings, family=_family(endpoint))
 
 
 async def chat_completion_stream(
@@ -234,7 +234,7 @@ async def _converse(endpoint: InferenceEndpoint, request: ChatRequest, ctx: Call
     _check(endpoint)
     url = operation_url(endpoint, "converse", request.model)
     answer = await _signed_post(ctx, endpoint, url, _body(endpoint, request))
-    return converse_text(answer, provider=PROVIDER_ID)
+    return converse_text(answer, PROVIDER_ID)
 
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:

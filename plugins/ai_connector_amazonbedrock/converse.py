@@ -130,7 +130,7 @@ def _tool_config(request: ChatRequest, has_tool_blocks: bool) -> dict[str, Any] 
 
 
 def converse_body(
-    request: ChatRequest, *, task_settings: Mapping[str, Any], provider: str | None
+    request: ChatRequest, *, task_settings: Mapping[str, Any], family: str | None
 ) -> dict[str, Any]:
     """The JSON body of Converse/ConverseStream for `request`; the connector's task settings
     (ES's `temperature`, `top_p`, `top_k`, `max_new_tokens`) fill what the request leaves unset."""
@@ -161,12 +161,12 @@ def converse_body(
     if tool_config is not None:
         body["toolConfig"] = tool_config
     top_k = task_settings.get("top_k")
-    if top_k is not None and provider in TOP_K_PROVIDERS:
+    if top_k is not None and family in TOP_K_PROVIDERS:
         body["additionalModelRequestFields"] = {"top_k": top_k}
     return body
 
 
-def converse_text(answer: Any, *, provider: str) -> str:
+def converse_text(answer: Any, provider: str) -> str:
     """The assistant's text from a Converse response (`output.message.content[].text`)."""
     try:
         content = answer["output"]["message"]["content"]

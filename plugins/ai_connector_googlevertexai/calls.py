@@ -33,7 +33,7 @@ from ai_connector_gemini import (
     response_text,
     stream_chat,
 )
-from ai_connector_googlevertexai.auth import ServiceAccount, TokenCache, load_service_account
+from ai_connector_googlevertexai.auth import PROVIDER_ID, ServiceAccount, TokenCache, load_service_account
 
 __all__ = [
     "DEFAULT_RERANK_MODEL",
@@ -48,7 +48,6 @@ __all__ = [
     "urls",
 ]
 
-PROVIDER_ID = "googlevertexai"
 DISCOVERY_ENGINE_URL = "https://discoveryengine.googleapis.com"
 DEFAULT_RERANK_MODEL = "semantic-ranker-default@latest"
 LOCATION_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -108,12 +107,12 @@ def _rank_url(endpoint: InferenceEndpoint) -> str:
 
 
 async def _headers(endpoint: InferenceEndpoint, account: ServiceAccount, ctx: CallContext) -> dict[str, str]:
-    token = await TOKENS.token(account, ctx, provider=PROVIDER_ID)
+    token = await TOKENS.token(account, ctx)
     return {**endpoint.headers, "authorization": f"Bearer {token}"}
 
 
 async def _post(endpoint: InferenceEndpoint, url: str, body: Mapping[str, Any], ctx: CallContext) -> Any:
-    account = load_service_account(endpoint.secrets, provider=PROVIDER_ID)
+    account = load_service_account(endpoint.secrets)
     headers = await _headers(endpoint, account, ctx)
     try:
         return await ctx.send_json("POST", url, json=body, headers=headers)
@@ -129,7 +128,7 @@ async def chat_completion_stream(
     """Stream a Gemini chat turn (`streamGenerateContent?alt=sse`) as unified chunks."""
     body = chat_body(request, provider=PROVIDER_ID)
     url = _model_url(endpoint, "streamGenerateContent", request.model)
-    account = load_service_account(endpoint.secrets, provider=PROVIDER_ID)
+    account = load_service_account(endpoint.secrets)
     headers = await _headers(endpoint, account, ctx)
     try:
         async with contextlib.aclosing(stream_chat(ctx, url, body, headers=headers)) as chunks:
@@ -241,5 +240,5 @@ def urls(endpoint: InferenceEndpoint, host_settings: Mapping[str, Any]) -> Seque
     except ConfigValidationError:
         pass  # the validator reports the missing or bad setting itself
     with contextlib.suppress(AuthenticationError):
-        out.append(load_service_account(endpoint.secrets, provider=PROVIDER_ID).token_uri)
+        out.append(load_service_account(endpoint.secrets).token_uri)
     return out
