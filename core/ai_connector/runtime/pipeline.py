@@ -286,10 +286,12 @@ class Runtime:
             )
 
         prepared = self._prepared(connector)
+        routine = provider.test
+        assert routine is not None  # Provider.__post_init__ always sets it
         try:
             async with asyncio.timeout(budget) as scope:
                 await self.rate_limiter.acquire(prepared.rate_key, prepared.rpm, budget)
-                result = await provider.test(prepared.endpoint, ctx)
+                result = await routine(prepared.endpoint, ctx)
         except TimeoutError:
             if not scope.expired():
                 raise
