@@ -11,13 +11,27 @@ from typing import Any
 from ai_connector.context import CallContext
 from ai_connector.http import build_client
 from ai_connector.plugin import (
-    KIBANA_TEST_REQUESTS,
+    CompletionRequest,
+    EmbeddingRequest,
     InferenceEndpoint,
     Provider,
-    Redactor,
-    Secrets,
+    RerankRequest,
     TaskType,
 )
+from ai_connector.redaction import Redactor
+from ai_connector.types import Secrets
+
+# Kibana's default test inputs (stack_connectors public/connector_types/inference/constants.tsx).
+KIBANA_INPUTS: Mapping[TaskType, Any] = {
+    TaskType.COMPLETION: CompletionRequest(input="What is Elastic?"),
+    TaskType.TEXT_EMBEDDING: EmbeddingRequest(
+        input=("The sky above the port was the color of television tuned to a dead channel.",),
+        input_type="ingest",
+    ),
+    TaskType.RERANK: RerankRequest(
+        input=("luke", "like", "leia", "chewy", "r2d2", "star", "wars"), query="star wars main character"
+    ),
+}
 
 
 def make_endpoint(
@@ -52,7 +66,7 @@ async def call_task(provider: Provider, endpoint: InferenceEndpoint, request: An
     call = provider.call_for(endpoint.task_type)
     assert call is not None
     async with call_context(provider.id, *endpoint.secrets.values_for_redaction()) as ctx:
-        return await call(endpoint, request or KIBANA_TEST_REQUESTS[endpoint.task_type], ctx)
+        return await call(endpoint, request or KIBANA_INPUTS[endpoint.task_type], ctx)
 
 
 def assert_no_secret(secret: str, *texts: Any) -> None:

@@ -19,7 +19,6 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -35,6 +34,7 @@ from ai_connector.plugin import (
 )
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind
 from ai_connector_cohere.testing import (
     CHAT_MODEL,
     EMBED_MODEL,

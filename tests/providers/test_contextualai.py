@@ -14,7 +14,6 @@ from service_helpers import call_context, call_task, make_endpoint
 import ai_connector_contextualai as contextual
 from ai_connector.descriptor import service_descriptor
 from ai_connector.plugin import (
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -26,6 +25,7 @@ from ai_connector.plugin import (
 )
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind
 from ai_connector_contextualai.testing import MODEL, FakeContextual, connector, error_response
 
 CANARY = "canary-contextual-3e8a60b2d4"

@@ -20,7 +20,6 @@ from ai_connector.manager import default_registry
 from ai_connector.plugin import (
     AuthenticationError,
     CompletionRequest,
-    FailureKind,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
@@ -29,6 +28,7 @@ from ai_connector.plugin import (
     TaskType,
 )
 from ai_connector.testing import FakeResponse, FakeServer
+from ai_connector.types import FailureKind
 from ai_connector_cohere import testing as cohere_fake
 from ai_connector_contextualai import testing as contextual_fake
 from ai_connector_jinaai import testing as jina_fake

@@ -14,7 +14,6 @@ import ai_connector_jinaai as jina
 from ai_connector.descriptor import service_descriptor
 from ai_connector.plugin import (
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -24,6 +23,7 @@ from ai_connector.plugin import (
 )
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind
 from ai_connector_jinaai.testing import (
     EMBED_MODEL,
     RERANK_MODEL,
