@@ -18,19 +18,14 @@ from ai_connector.plugin import (
     CallContext,
     ChatChunk,
     CompletionRequest,
-    ConfigValidationError,
     EmbeddingRequest,
-    FieldError,
     InferenceEndpoint,
-    InvalidResponseError,
     Provider,
     RerankRequest,
     RerankResult,
     TaskType,
-    aiter_sse,
-    default_test,
+    fields,
     hookimpl,
-    rate_limit_field,
 )
 from ai_connector_cohere.wire import (
     PROVIDER_ID,
@@ -57,43 +52,18 @@ DEFAULT_URLS: Mapping[TaskType, str] = {
 DEFAULT_REQUESTS_PER_MINUTE = 10_000
 MODEL_REQUIRED = "The [service_settings.model_id] field is required for the Cohere V2 API."
 
-# Field texts and flags are ES's (CohereServiceTests.testGetConfiguration).
-SETTINGS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "model_id": {
-            "type": "string",
-            "title": "Model ID",
-            "description": "The name of the model to use for the inference task.",
-            "x-updatable": False,
-        },
-        "rate_limit": rate_limit_field(),
-        "url": {
-            "type": "string",
-            "title": "URL",
-            "description": "The absolute URL of the task's endpoint, used as given (for proxies and tests); "
-            "Cohere's own v2 endpoint when empty.",
-            "format": "uri",
-            "x-updatable": False,
-        },
-    },
-    "additionalProperties": False,
-}
-
-AUTH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "API Key for the provider you're connecting to.",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
-    },
-    "required": ["api_key"],
-    "additionalProperties": False,
-}
+# Field texts and flags are ES's (CohereServiceTests.testGetConfiguration): model_id is optional there.
+SETTINGS_SCHEMA: dict[str, Any] = fields.schema(
+    {
+        "model_id": fields.model_id(),
+        "rate_limit": fields.rate_limit(),
+        "url": fields.url(
+            "The absolute URL of the task's endpoint, used as given (for proxies and tests); "
+            "Cohere's own v2 endpoint when empty."
+        ),
+    }
+)
+AUTH_SCHEMA: dict[str, Any] = fields.schema({"api_key": fields.api_key()}, required=["api_key"])
 
 # ES's CohereEmbeddingsTaskSettings and CohereRerankTaskSettings (elasticsearch-specification).
 TASK_SETTINGS_SCHEMAS: dict[TaskType, dict[str, Any]] = {
@@ -154,19 +124,13 @@ def _urls(endpoint: InferenceEndpoint, host_settings: Mapping[str, Any]) -> list
 def _model(endpoint: InferenceEndpoint) -> str:
     model = endpoint.settings.get("model_id")
     if not model:
-        raise ConfigValidationError(
-            [FieldError("config.providerConfig.model_id", "model_id", "Model ID", MODEL_REQUIRED)]
-        )
+        raise fields.invalid("model_id", "Model ID", MODEL_REQUIRED)
     return str(model)
 
 
 def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
     """The connector's custom headers, then Cohere's bearer key and ES's Request-Source (which win)."""
-    key = endpoint.secrets.get("api_key")
-    if not key:
-        raise ConfigValidationError(
-            [FieldError("secrets.providerSecrets.api_key", "api_key", "API Key", "API Key is required")]
-        )
+    key = fields.require(endpoint, "api_key", "API Key", secret=True)
     own = {"authorization", "request-source"}
     headers = {k: v for k, v in endpoint.headers.items() if k.lower() not in own}
     headers["Authorization"] = f"Bearer {key}"
@@ -175,15 +139,7 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
 
 
 async def _post(endpoint: InferenceEndpoint, body: Mapping[str, Any], ctx: CallContext) -> Any:
-    resp = await ctx.request("POST", request_url(endpoint), json=body, headers=_headers(endpoint))
-    if resp.status_code >= 400:
-        raise parse_error(resp.status_code, resp.headers, resp.content).redacted(ctx.redact)
-    try:
-        return resp.json()
-    except ValueError:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not JSON", status=resp.status_code, provider=PROVIDER_ID
-        ) from None
+    return await ctx.send_json("POST", request_url(endpoint), json=body, headers=_headers(endpoint))
 
 
 async def text_embedding(
@@ -216,9 +172,7 @@ async def rerank(endpoint: InferenceEndpoint, request: RerankRequest, ctx: CallC
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """`POST /v2/chat` (not streamed): the input as one user message, the answer's text as `[result]`."""
-    body = chat_body(
-        request.input, model=_model(endpoint), stream=False, max_tokens=getattr(request, "max_tokens", None)
-    )
+    body = chat_body(request.input, model=_model(endpoint), stream=False, max_tokens=request.max_tokens)
     return [chat_text(await _post(endpoint, body, ctx))]
 
 
@@ -227,17 +181,14 @@ async def completion_stream(
 ) -> AsyncIterator[ChatChunk]:
     """ES's streamed completion: `POST /v2/chat` with `stream: true`, Cohere's v2 SSE events as
     unified chunks (role first, text, one finish reason, usage last)."""
-    body = chat_body(
-        request.input, model=_model(endpoint), stream=True, max_tokens=getattr(request, "max_tokens", None)
-    )
+    body = chat_body(request.input, model=_model(endpoint), stream=True, max_tokens=request.max_tokens)
     headers = {**_headers(endpoint), "Accept": "text/event-stream"}
-    async with ctx.stream("POST", request_url(endpoint), json=body, headers=headers) as resp:
-        if resp.status_code >= 400:
-            error = parse_error(resp.status_code, resp.headers, await ctx.read_error_body(resp))
-            raise error.redacted(ctx.redact)
-        async with aclosing(translate_stream(aiter_sse(ctx.iter_bytes(resp)), redact=ctx.redact)) as chunks:
-            async for chunk in chunks:  # closed with this generator, not later by the event loop
-                yield chunk
+    async with (
+        ctx.open_sse("POST", request_url(endpoint), json=body, headers=headers) as events,
+        aclosing(translate_stream(events, redact=ctx.redact)) as chunks,
+    ):
+        async for chunk in chunks:  # closed with this generator, not later by the event loop
+            yield chunk
 
 
 async def on_save(endpoint: InferenceEndpoint, ctx: CallContext, is_update: bool) -> None:
@@ -252,10 +203,9 @@ PROVIDER = Provider(
     settings_schema=SETTINGS_SCHEMA,
     auth_schema=AUTH_SCHEMA,
     task_settings_schemas=TASK_SETTINGS_SCHEMAS,
-    test=default_test(
-        {TaskType.TEXT_EMBEDDING: text_embedding, TaskType.RERANK: rerank, TaskType.COMPLETION: completion}
-    ),
+    parse_error=parse_error,
     completion=completion,
+    completion_stream=completion_stream,
     text_embedding=text_embedding,
     rerank=rerank,
     urls=_urls,

@@ -17,11 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 
 __all__ = [
     "CHAT_MODEL",
     "DEFAULT_API_KEY",
     "EMBED_MODEL",
+    "FAKE",
     "PATHS",
     "RERANK_MODEL",
     "FakeCohere",
@@ -288,5 +290,12 @@ def connector(
     base_url: str, task_type: str = "completion", *, secret: str = "canary-secret-0000"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(providerConfig, providerSecrets) aiming a Cohere connector of `task_type` at `base_url`."""
+    if task_type not in PATHS:
+        raise ValueError(f"{task_type!r} is not a task type of this service: use one of {', '.join(PATHS)}")
     model = {"text_embedding": EMBED_MODEL, "rerank": RERANK_MODEL}.get(task_type, CHAT_MODEL)
     return {"model_id": model, "url": base_url + PATHS[task_type]}, {"api_key": secret}
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.connector(task)`; `python -m ai_connector.testing cohere --port N --task-type <task>`.
+FAKE = fake_class("cohere", install=lambda server, key: FakeCohere(server, api_key=key), connector=connector)

@@ -21,7 +21,6 @@ from ai_connector.plugin import (
     ProviderError,
     RateLimitError,
     RerankResult,
-    ServerSentEvent,
     StreamInterruptedError,
     Usage,
     error_for_status,
@@ -60,9 +59,7 @@ _FAILED = frozenset({"ERROR", "TIMEOUT", "ERROR_TOXIC", "ERROR_LIMIT"})
 
 
 def _unexpected(what: str, status: int | None = None) -> InvalidResponseError:
-    return InvalidResponseError(
-        f"{PROVIDER_ID}: unexpected {what} response shape", status=status, provider=PROVIDER_ID
-    )
+    return InvalidResponseError(f"{PROVIDER_ID}: unexpected {what} response shape", status=status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +76,6 @@ def cohere_input_type(input_type: str | None) -> str:
         known = ", ".join(sorted(k for k in _INPUT_TYPES if not k.startswith("internal")))
         raise InvalidRequestError(
             f"{PROVIDER_ID}: input type [{input_type}] is not supported; use one of {known}",
-            provider=PROVIDER_ID,
         ) from None
 
 
@@ -140,9 +136,7 @@ def embeddings(data: Any, count: int) -> list[list[float]]:
     except (TypeError, ValueError):
         raise _unexpected("embed") from None
     if len(vectors) != count:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs", provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs")
     return vectors
 
 
@@ -196,13 +190,12 @@ def _stream_failed(reason: str, message: str | None, redact: Callable[[Any], str
         f"Cohere stopped the stream due to an error: {text}",
         status=200,
         provider_message=text,
-        provider=PROVIDER_ID,
         code=reason,
     )
 
 
 async def translate_stream(
-    events: AsyncIterator[ServerSentEvent], *, redact: Callable[[Any], str] = str
+    events: AsyncIterator[Any], *, redact: Callable[[Any], str] = str
 ) -> AsyncIterator[ChatChunk]:
     """Unified chunks from `/v2/chat`'s SSE events (`message-start`, `content-delta`, ...,
     `message-end`), ending at `message-end`.
@@ -245,9 +238,8 @@ async def translate_stream(
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidResponseError(
                 f"{PROVIDER_ID}: unreadable {event.event!r} stream event ({type(exc).__name__})",
-                provider=PROVIDER_ID,
             ) from None
-    raise StreamInterruptedError(f"{PROVIDER_ID}: the stream ended before message-end", provider=PROVIDER_ID)
+    raise StreamInterruptedError(f"{PROVIDER_ID}: the stream ended before message-end")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,6 +272,4 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> Provide
         cls = AuthenticationError
     elif status in (400, 404) and "model" in lowered and "not found" in lowered:
         cls = ModelNotFoundError
-    return error_for_status(
-        status, message, provider=PROVIDER_ID, headers=headers, cls=cls, retryable=retryable
-    )
+    return error_for_status(status, message, headers=headers, cls=cls, retryable=retryable)

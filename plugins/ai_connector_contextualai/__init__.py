@@ -12,17 +12,13 @@ from typing import Any
 
 from ai_connector.plugin import (
     CallContext,
-    ConfigValidationError,
-    FieldError,
     InferenceEndpoint,
-    InvalidResponseError,
     Provider,
     RerankRequest,
     RerankResult,
     TaskType,
-    default_test,
+    fields,
     hookimpl,
-    rate_limit_field,
 )
 from ai_connector_contextualai.wire import PROVIDER_ID, parse_error, rerank_body, rerank_results
 
@@ -32,43 +28,18 @@ DEFAULT_URL = "https://api.contextual.ai/v1/rerank"  # ContextualAiRerankService
 DEFAULT_REQUESTS_PER_MINUTE = 1000  # ContextualAiRerankServiceSettings.DEFAULT_RATE_LIMIT_SETTINGS
 
 # Field texts and flags are ES's (ContextualAiService.Configuration).
-SETTINGS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "model_id": {
-            "type": "string",
-            "title": "Model ID",
-            "description": "The model ID to use for Contextual AI requests.",
-            "x-updatable": False,
-        },
-        "rate_limit": rate_limit_field(),
-        "url": {
-            "type": "string",
-            "title": "URL",
-            "description": "The absolute URL of the rerank endpoint, for proxies and tests.",
-            "format": "uri",
-            "default": DEFAULT_URL,
-            "x-updatable": False,
-        },
+SETTINGS_SCHEMA: dict[str, Any] = fields.schema(
+    {
+        "model_id": fields.model_id("The model ID to use for Contextual AI requests."),
+        "rate_limit": fields.rate_limit(),
+        "url": fields.url(
+            "The absolute URL of the rerank endpoint, for proxies and tests.", default=DEFAULT_URL
+        ),
     },
-    "required": ["model_id"],
-    "additionalProperties": False,
-}
+    required=["model_id"],
+)
 
-AUTH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "API Key for the provider you're connecting to.",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
-    },
-    "required": ["api_key"],
-    "additionalProperties": False,
-}
+AUTH_SCHEMA: dict[str, Any] = fields.schema({"api_key": fields.api_key()}, required=["api_key"])
 
 # ES's ContextualAiRerankTaskSettings (elasticsearch-specification ContextualAITaskSettings).
 TASK_SETTINGS_SCHEMA: dict[str, Any] = {
@@ -106,11 +77,7 @@ def _urls(endpoint: InferenceEndpoint, host_settings: Mapping[str, Any]) -> list
 
 def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
     """The connector's custom headers, then the bearer key (which wins)."""
-    key = endpoint.secrets.get("api_key")
-    if not key:
-        raise ConfigValidationError(
-            [FieldError("secrets.providerSecrets.api_key", "api_key", "API Key", "API Key is required")]
-        )
+    key = fields.require(endpoint, "api_key", "API Key", secret=True)
     headers = {k: v for k, v in endpoint.headers.items() if k.lower() != "authorization"}
     headers["Authorization"] = f"Bearer {key}"
     return headers
@@ -126,16 +93,7 @@ async def rerank(endpoint: InferenceEndpoint, request: RerankRequest, ctx: CallC
         top_n=request.top_n if request.top_n is not None else task_settings.get("top_k"),
         instruction=task_settings.get("instruction"),
     )
-    resp = await ctx.request("POST", _url(endpoint), json=body, headers=_headers(endpoint))
-    if resp.status_code >= 400:
-        raise parse_error(resp.status_code, resp.headers, resp.content).redacted(ctx.redact)
-    try:
-        data = resp.json()
-    except ValueError:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not JSON", status=resp.status_code, provider=PROVIDER_ID
-        ) from None
-    return rerank_results(data)
+    return rerank_results(await ctx.send_json("POST", _url(endpoint), json=body, headers=_headers(endpoint)))
 
 
 PROVIDER = Provider(
@@ -145,7 +103,7 @@ PROVIDER = Provider(
     settings_schema=SETTINGS_SCHEMA,
     auth_schema=AUTH_SCHEMA,
     task_settings_schemas={TaskType.RERANK: TASK_SETTINGS_SCHEMA},
-    test=default_test({TaskType.RERANK: rerank}),
+    parse_error=parse_error,
     rerank=rerank,
     urls=_urls,
     default_requests_per_minute={TaskType.RERANK: DEFAULT_REQUESTS_PER_MINUTE},

@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 
-__all__ = ["DEFAULT_API_KEY", "MODEL", "PATH", "FakeContextual", "connector", "error_response"]
+__all__ = ["DEFAULT_API_KEY", "FAKE", "MODEL", "PATH", "FakeContextual", "connector", "error_response"]
 
 DEFAULT_API_KEY = "key-fakecontextual0000000000"
 MODEL = "ctxl-rerank-v2-instruct-multilingual"
@@ -92,4 +93,13 @@ def connector(
     base_url: str, task_type: str = "rerank", *, secret: str = "canary-secret-0000"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(providerConfig, providerSecrets) aiming a Contextual AI connector at `base_url`."""
+    if task_type != "rerank":
+        raise ValueError(f"{task_type!r} is not a task type of this service: use rerank")
     return {"model_id": MODEL, "url": base_url + PATH}, {"api_key": secret}
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.connector(task)`; `python -m ai_connector.testing contextualai --port N --task-type rerank`.
+FAKE = fake_class(
+    "contextualai", install=lambda server, key: FakeContextual(server, api_key=key), connector=connector
+)

@@ -42,9 +42,7 @@ def rerank_results(data: Any) -> list[RerankResult]:
             RerankResult(index=int(r["index"]), score=float(r["relevance_score"])) for r in data["results"]
         ]
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: unexpected rerank response shape", provider=PROVIDER_ID
-        ) from None
+        raise InvalidResponseError(f"{PROVIDER_ID}: unexpected rerank response shape") from None
     out.sort(key=lambda r: r.score, reverse=True)
     return out
 
@@ -81,4 +79,4 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> Provide
     cls: type[ProviderError] | None = None
     if status in (400, 404, 422) and "model" in lowered:
         cls = ModelNotFoundError
-    return error_for_status(status, message, provider=PROVIDER_ID, headers=headers, cls=cls)
+    return error_for_status(status, message, headers=headers, cls=cls)

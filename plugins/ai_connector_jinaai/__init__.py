@@ -13,18 +13,14 @@ from typing import Any
 
 from ai_connector.plugin import (
     CallContext,
-    ConfigValidationError,
     EmbeddingRequest,
-    FieldError,
     InferenceEndpoint,
-    InvalidResponseError,
     Provider,
     RerankRequest,
     RerankResult,
     TaskType,
-    default_test,
+    fields,
     hookimpl,
-    rate_limit_field,
 )
 from ai_connector_jinaai.wire import (
     PROVIDER_ID,
@@ -42,15 +38,9 @@ _PATHS = {TaskType.TEXT_EMBEDDING: "/v1/embeddings", TaskType.RERANK: "/v1/reran
 DEFAULT_REQUESTS_PER_MINUTE = 2000  # JinaAIServiceSettings' default, for both task types
 
 # Field texts, defaults and flags are ES's (JinaAIService.Configuration and testGetConfiguration).
-SETTINGS_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "model_id": {
-            "type": "string",
-            "title": "Model ID",
-            "description": "The name of the model to use for the inference task.",
-            "x-updatable": False,
-        },
+SETTINGS_SCHEMA: dict[str, Any] = fields.schema(
+    {
+        "model_id": fields.model_id(),
         "dimensions": {
             "type": "integer",
             "title": "Dimensions",
@@ -81,34 +71,13 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "x-updatable": False,
             "x-task-types": ["text_embedding"],
         },
-        "rate_limit": rate_limit_field(),
-        "url": {
-            "type": "string",
-            "title": "URL",
-            "description": "Overrides the Jina AI API base URL, for proxies and tests.",
-            "format": "uri",
-            "default": DEFAULT_URL,
-            "x-updatable": False,
-        },
+        "rate_limit": fields.rate_limit(),
+        "url": fields.url("Overrides the Jina AI API base URL, for proxies and tests.", default=DEFAULT_URL),
     },
-    "required": ["model_id"],
-    "additionalProperties": False,
-}
+    required=["model_id"],
+)
 
-AUTH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "API Key for the provider you're connecting to.",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
-    },
-    "required": ["api_key"],
-    "additionalProperties": False,
-}
+AUTH_SCHEMA: dict[str, Any] = fields.schema({"api_key": fields.api_key()}, required=["api_key"])
 
 # ES's JinaAIEmbeddingsTaskSettings and JinaAIRerankTaskSettings.
 TASK_SETTINGS_SCHEMAS: dict[TaskType, dict[str, Any]] = {
@@ -163,11 +132,7 @@ def _urls(endpoint: InferenceEndpoint, host_settings: Mapping[str, Any]) -> list
 
 def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
     """The connector's custom headers, then the bearer key and ES's Request-Source (which win)."""
-    key = endpoint.secrets.get("api_key")
-    if not key:
-        raise ConfigValidationError(
-            [FieldError("secrets.providerSecrets.api_key", "api_key", "API Key", "API Key is required")]
-        )
+    key = fields.require(endpoint, "api_key", "API Key", secret=True)
     own = {"authorization", "request-source"}
     headers = {k: v for k, v in endpoint.headers.items() if k.lower() not in own}
     headers["Authorization"] = f"Bearer {key}"
@@ -176,15 +141,7 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
 
 
 async def _post(endpoint: InferenceEndpoint, body: Mapping[str, Any], ctx: CallContext) -> Any:
-    resp = await ctx.request("POST", request_url(endpoint), json=body, headers=_headers(endpoint))
-    if resp.status_code >= 400:
-        raise parse_error(resp.status_code, resp.headers, resp.content).redacted(ctx.redact)
-    try:
-        return resp.json()
-    except ValueError:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not JSON", status=resp.status_code, provider=PROVIDER_ID
-        ) from None
+    return await ctx.send_json("POST", request_url(endpoint), json=body, headers=_headers(endpoint))
 
 
 async def text_embedding(
@@ -223,7 +180,7 @@ PROVIDER = Provider(
     settings_schema=SETTINGS_SCHEMA,
     auth_schema=AUTH_SCHEMA,
     task_settings_schemas=TASK_SETTINGS_SCHEMAS,
-    test=default_test({TaskType.TEXT_EMBEDDING: text_embedding, TaskType.RERANK: rerank}),
+    parse_error=parse_error,
     text_embedding=text_embedding,
     rerank=rerank,
     urls=_urls,

@@ -54,7 +54,6 @@ def _task(input_type: str, model: str) -> str | None:
         known = ", ".join(sorted(k for k in _TASKS if not k.startswith("internal")))
         raise InvalidRequestError(
             f"{PROVIDER_ID}: input type [{input_type}] is not supported; use one of {known}",
-            provider=PROVIDER_ID,
         ) from None
     # jina-clip models embed passages without a task; ES sends one only for queries.
     if model.startswith("jina-clip") and task != "retrieval.query":
@@ -101,7 +100,7 @@ def rerank_body(
 
 
 def _unexpected(what: str) -> InvalidResponseError:
-    return InvalidResponseError(f"{PROVIDER_ID}: unexpected {what} response shape", provider=PROVIDER_ID)
+    return InvalidResponseError(f"{PROVIDER_ID}: unexpected {what} response shape")
 
 
 def embeddings(data: Any, count: int) -> list[list[float]]:
@@ -112,9 +111,7 @@ def embeddings(data: Any, count: int) -> list[list[float]]:
     except (KeyError, TypeError, ValueError, AttributeError):
         raise _unexpected("embeddings") from None
     if len(vectors) != count:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs", provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs")
     return vectors
 
 
@@ -171,6 +168,4 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> Provide
         or ("model" in lowered and ("not found" in lowered or "not supported" in lowered))
     ):
         cls = ModelNotFoundError
-    return error_for_status(
-        status, message, provider=PROVIDER_ID, headers=headers, cls=cls, retryable=retryable
-    )
+    return error_for_status(status, message, headers=headers, cls=cls, retryable=retryable)

@@ -15,10 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 
 __all__ = [
     "DEFAULT_API_KEY",
     "EMBED_MODEL",
+    "FAKE",
     "FREE_TIER_LIMIT",
     "PATHS",
     "RERANK_MODEL",
@@ -149,5 +151,14 @@ def connector(
     base_url: str, task_type: str = "text_embedding", *, secret: str = "canary-secret-0000"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(providerConfig, providerSecrets) aiming a Voyage AI connector at `base_url`."""
+    if task_type not in PATHS:
+        raise ValueError(f"{task_type!r} is not a task type of this service: use one of {', '.join(PATHS)}")
     model = RERANK_MODEL if task_type == "rerank" else EMBED_MODEL
     return {"model_id": model, "url": base_url}, {"api_key": secret}
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.connector(task)`; `python -m ai_connector.testing voyageai --port N --task-type <task>`.
+FAKE = fake_class(
+    "voyageai", install=lambda server, key: FakeVoyage(server, api_key=key), connector=connector
+)

@@ -40,7 +40,7 @@ _INPUT_TYPES = {
 
 
 def _unexpected(what: str) -> InvalidResponseError:
-    return InvalidResponseError(f"{PROVIDER_ID}: unexpected {what} response shape", provider=PROVIDER_ID)
+    return InvalidResponseError(f"{PROVIDER_ID}: unexpected {what} response shape")
 
 
 def voyage_input_type(input_type: str | None) -> str | None:
@@ -52,7 +52,6 @@ def voyage_input_type(input_type: str | None) -> str | None:
     except KeyError:
         raise InvalidRequestError(
             f"{PROVIDER_ID}: input type [{input_type}] is not supported; use one of ingest, search",
-            provider=PROVIDER_ID,
         ) from None
 
 
@@ -98,9 +97,7 @@ def embeddings(data: Any, count: int) -> list[list[float]]:
     except (KeyError, TypeError, ValueError, AttributeError):
         raise _unexpected("embeddings") from None
     if len(vectors) != count:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs", provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs")
     return vectors
 
 
@@ -140,4 +137,4 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> Provide
     cls: type[ProviderError] | None = None
     if status == 400 and "model" in lowered and ("not supported" in lowered or "not found" in lowered):
         cls = ModelNotFoundError
-    return error_for_status(status, message, provider=PROVIDER_ID, headers=headers, cls=cls)
+    return error_for_status(status, message, headers=headers, cls=cls)

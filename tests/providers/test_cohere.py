@@ -5,7 +5,6 @@ Save & test."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,15 +56,8 @@ TASKS = [EMBED, RERANK, COMPLETION]
 SKY = "The sky above the port was the color of television tuned to a dead channel."
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
-
-
 @pytest.fixture
 def fake(server: FakeServer) -> FakeCohere:
-    server.reset()
     return FakeCohere(server, api_key=CANARY)
 
 
@@ -77,7 +69,7 @@ def endpoint(url: str, task: TaskType, *, secret: str | None = CANARY, **kwargs:
 
 async def stream(ep: InferenceEndpoint, text: str = "Hello world") -> list[ChatChunk]:
     async with call_context("cohere", CANARY) as ctx:
-        return [c async for c in cohere.completion_stream(ep, CompletionRequest(input=text), ctx)]
+        return [c async for c in PROVIDER.completion_stream(ep, CompletionRequest(input=text), ctx)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,7 +405,7 @@ async def test_stream_error_finish_is_a_typed_mid_stream_error(
     received: list[ChatChunk] = []
     with pytest.raises(StreamInterruptedError) as info:
         async with call_context("cohere", CANARY) as ctx:
-            async for chunk in cohere.completion_stream(
+            async for chunk in PROVIDER.completion_stream(
                 endpoint(server.url, COMPLETION), CompletionRequest("x"), ctx
             ):
                 received.append(chunk)

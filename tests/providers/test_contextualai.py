@@ -5,7 +5,6 @@ cross-provider table (test_error_kinds.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,15 +33,8 @@ RERANK = TaskType.RERANK
 DOCS = ("the moon", "star wars is a film", "wars")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
-
-
 @pytest.fixture
 def fake(server: FakeServer) -> FakeContextual:
-    server.reset()
     return FakeContextual(server, api_key=CANARY)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -93,12 +93,6 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
-
-
 def settings_for(provider_id: str, url: str, task: TaskType) -> dict[str, Any]:
     testing = importlib.import_module(f"ai_connector_{provider_id}.testing")
     config, _ = testing.connector(url, task.value, secret=CANARY)
@@ -127,8 +121,10 @@ async def test_each_error_kind_is_typed_alike(
 # provider listed above has chat_completion; Cohere streams its completion task.)
 MID_STREAM = {
     "cohere": (
-        lambda ep, ctx: importlib.import_module("ai_connector_cohere").completion_stream(
-            ep, CompletionRequest(input="Hello world"), ctx
+        lambda ep, ctx: (
+            default_registry()
+            .get("cohere")
+            .completion_stream(ep, CompletionRequest(input="Hello world"), ctx)
         ),
         TaskType.COMPLETION,
         lambda: cohere_fake.stream_response(

@@ -4,7 +4,6 @@ are in the cross-provider table (test_error_kinds.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,15 +38,8 @@ PROVIDER = jina.PROVIDER
 EMBED, RERANK = TaskType.TEXT_EMBEDDING, TaskType.RERANK
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
-
-
 @pytest.fixture
 def fake(server: FakeServer) -> FakeJina:
-    server.reset()
     return FakeJina(server, api_key=CANARY)
 
 

@@ -4,7 +4,6 @@ Save & test. The error kinds are in the cross-provider table (test_error_kinds.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,15 +39,8 @@ PROVIDER = voyage.PROVIDER
 EMBED, RERANK = TaskType.TEXT_EMBEDDING, TaskType.RERANK
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
-
-
 @pytest.fixture
 def fake(server: FakeServer) -> FakeVoyage:
-    server.reset()
     return FakeVoyage(server, api_key=CANARY)
 
 
