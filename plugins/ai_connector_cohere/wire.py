@@ -9,7 +9,7 @@ Bodies follow ES's `CohereV2EmbeddingsRequest`, `CohereV2RerankRequest` and
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from ai_connector.plugin import (
@@ -162,8 +162,9 @@ def rerank_results(data: Any, *, with_text: bool) -> list[RerankResult]:
 def chat_text(data: Any) -> str:
     """The text of a v2 chat answer: its `message.content` text blocks joined (thinking blocks
     skipped); v1's top-level `text` is accepted too."""
-    if isinstance(data, Mapping) and isinstance(data.get("text"), str) and "message" not in data:
-        return data["text"]
+    text = data.get("text") if isinstance(data, Mapping) else None
+    if isinstance(text, str) and "message" not in data:
+        return text
     try:
         content = data["message"]["content"]
         return "".join(block["text"] for block in content if block.get("type", "text") == "text")
@@ -196,7 +197,7 @@ def _stream_failed(reason: str, message: str | None, redact: Callable[[Any], str
 
 async def translate_stream(
     events: AsyncIterator[Any], *, redact: Callable[[Any], str] = str
-) -> AsyncIterator[ChatChunk]:
+) -> AsyncGenerator[ChatChunk, None]:
     """Unified chunks from `/v2/chat`'s SSE events (`message-start`, `content-delta`, ...,
     `message-end`), ending at `message-end`.
 
