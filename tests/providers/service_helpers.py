@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 from ai_connector.context import CallContext
@@ -19,6 +20,8 @@ from ai_connector.plugin import (
     TaskType,
 )
 from ai_connector.redaction import Redactor
+from ai_connector.testing import FakeServer
+from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import Secrets
 
 # Kibana's default test inputs (stack_connectors public/connector_types/inference/constants.tsx).
@@ -73,3 +76,19 @@ def assert_no_secret(secret: str, *texts: Any) -> None:
     """None of `texts` (messages, reprs, logs) contains `secret`."""
     for text in texts:
         assert secret not in str(text), "the secret leaked"
+
+
+def contract_for(provider_id: str, testing: ModuleType) -> type[ProviderContract]:
+    """The contract kit for a provider whose `testing` module has `connector()` and
+    `error_response(401)` (the vendor's answer to a refused key)."""
+
+    class Contract(ProviderContract):
+        def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
+            return testing.connector(base_url, task_type.value, secret=self.canary)
+
+        def serve_rejected_credentials(self, server: FakeServer) -> None:
+            server.add("*", "/.*", testing.error_response(401))
+
+    Contract.provider_id = provider_id
+    Contract.fake = testing.FAKE
+    return Contract

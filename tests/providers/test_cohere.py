@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 import pytest
-from service_helpers import assert_no_secret, call_context, call_task, make_endpoint
+from service_helpers import assert_no_secret, call_context, call_task, contract_for, make_endpoint
 
 import ai_connector_cohere as cohere
 from ai_connector.descriptor import service_descriptor
@@ -32,8 +32,8 @@ from ai_connector.plugin import (
     Usage,
 )
 from ai_connector.testing import FakeResponse, FakeServer
-from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import FailureKind
+from ai_connector_cohere import testing as cohere_testing
 from ai_connector_cohere.testing import (
     CHAT_MODEL,
     EMBED_MODEL,
@@ -570,11 +570,4 @@ async def test_save_and_test_failure_kinds(
     assert_no_secret(CANARY, result.message, repr(result))
 
 
-class TestContract(ProviderContract):
-    provider_id = "cohere"
-
-    def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
-        return connector(base_url, task_type.value, secret=self.canary)
-
-    def serve_rejected_credentials(self, server: FakeServer) -> None:
-        server.add("*", "/.*", error_response(401))
+TestContract = contract_for("cohere", cohere_testing)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from service_helpers import call_context, call_task, make_endpoint
+from service_helpers import call_context, call_task, contract_for, make_endpoint
 
 import ai_connector_contextualai as contextual
 from ai_connector.descriptor import service_descriptor
@@ -23,8 +23,8 @@ from ai_connector.plugin import (
     TaskType,
 )
 from ai_connector.testing import FakeResponse, FakeServer
-from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import FailureKind
+from ai_connector_contextualai import testing as contextualai_testing
 from ai_connector_contextualai.testing import MODEL, FakeContextual, connector, error_response
 
 CANARY = "canary-contextual-3e8a60b2d4"
@@ -148,11 +148,4 @@ async def test_save_and_test(server: FakeServer, fake: FakeContextual) -> None:
     assert not result.ok and result.failure is FailureKind.RATE_LIMITED
 
 
-class TestContract(ProviderContract):
-    provider_id = "contextualai"
-
-    def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
-        return connector(base_url, task_type.value, secret=self.canary)
-
-    def serve_rejected_credentials(self, server: FakeServer) -> None:
-        server.add("*", "/.*", error_response(401))
+TestContract = contract_for("contextualai", contextualai_testing)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from service_helpers import call_context, call_task, make_endpoint
+from service_helpers import call_context, call_task, contract_for, make_endpoint
 
 import ai_connector_jinaai as jina
 from ai_connector.descriptor import service_descriptor
@@ -21,8 +21,8 @@ from ai_connector.plugin import (
     TaskType,
 )
 from ai_connector.testing import FakeResponse, FakeServer
-from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import FailureKind
+from ai_connector_jinaai import testing as jinaai_testing
 from ai_connector_jinaai.testing import (
     EMBED_MODEL,
     RERANK_MODEL,
@@ -230,11 +230,4 @@ async def test_save_and_test(server: FakeServer, fake: FakeJina, task: TaskType)
     assert not result.ok and result.failure is FailureKind.RATE_LIMITED and result.status_code == 402
 
 
-class TestContract(ProviderContract):
-    provider_id = "jinaai"
-
-    def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
-        return connector(base_url, task_type.value, secret=self.canary)
-
-    def serve_rejected_credentials(self, server: FakeServer) -> None:
-        server.add("*", "/.*", error_response(401))
+TestContract = contract_for("jinaai", jinaai_testing)
