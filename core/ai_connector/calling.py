@@ -111,5 +111,5 @@ def bind(fn: Callable[..., Any] | None, caller: Caller, *, stream: bool = False)
     """`fn` bound to `caller` (None stays None; a call already bound is re-bound to the new caller)."""
     if fn is None:
         return None
-    fn = getattr(fn, "__wrapped__", fn) if isinstance(fn, _BoundCall) else fn
-    return _BoundStream(fn, caller) if stream else _BoundCall(fn, caller)
+    inner = fn.__wrapped__ if isinstance(fn, _BoundCall) else fn
+    return _BoundStream(inner, caller) if stream else _BoundCall(inner, caller)

@@ -209,9 +209,10 @@ class CustomCalls:
 
     def _input_type(self, endpoint: InferenceEndpoint, given: str | None) -> str | None:
         spec = self.spec(endpoint).get("input_type") or {}
-        translation = spec.get("translation") or {}
+        translation: Mapping[str, str] = spec.get("translation") or {}
         if given is None:
-            return spec.get("default")
+            default: str | None = spec.get("default")
+            return default
         return translation.get(given, given)
 
     async def completion(

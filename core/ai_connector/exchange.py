@@ -26,9 +26,26 @@ class CallContext(Protocol):
 
     def redact(self, text: Any) -> str: ...
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response: ...
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = ...,
+        content: bytes | str | None = ...,
+        params: Mapping[str, Any] | None = ...,
+        headers: Mapping[str, str] | None = ...,
+    ) -> httpx.Response: ...
 
-    def stream(self, method: str, url: str, **kwargs: Any) -> AbstractAsyncContextManager[httpx.Response]: ...
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = ...,
+        params: Mapping[str, Any] | None = ...,
+        headers: Mapping[str, str] | None = ...,
+    ) -> AbstractAsyncContextManager[httpx.Response]: ...
 
     async def read_error_body(self, response: httpx.Response) -> bytes: ...
 
@@ -48,8 +65,9 @@ def error_message(body: bytes | str) -> str | None:
         return text.strip()[:1000] or None
     if isinstance(data, Mapping):
         err = data.get("error")
-        if isinstance(err, Mapping) and isinstance(err.get("message"), str):
-            return err["message"]
+        message = err.get("message") if isinstance(err, Mapping) else None
+        if isinstance(message, str):
+            return message
         for candidate in (err, data.get("message"), data.get("detail")):
             if isinstance(candidate, str):
                 return candidate

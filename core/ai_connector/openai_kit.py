@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
@@ -298,7 +298,7 @@ class ChatStreamReader:
 
 async def chat_chunks(
     events: AsyncIterable[ServerSentEvent], *, ctx: CallContext | None = None
-) -> AsyncIterator[ChatChunk]:
+) -> AsyncGenerator[ChatChunk, None]:
     """Unified chunks from the events of an OpenAI chat stream (the rules of ChatStreamReader)."""
     reader = ChatStreamReader(None if ctx is None else ctx.provider_id, None if ctx is None else ctx.redact)
     async for event in events:

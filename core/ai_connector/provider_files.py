@@ -10,6 +10,7 @@ own: a malformed one is reported (`ai-connector plugins`: the file and the reaso
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -163,12 +164,6 @@ def _custom(data: Mapping[str, Any]) -> Provider:
         specs[task] = spec
     settings["rate_limit"] = fields.rate_limit()
     calls = CustomCalls(spec=lambda ep: specs[ep.task_type], values=_file_values)
-    by_task: dict[str, Callable[..., Any]] = {
-        "completion": calls.completion,
-        "text_embedding": calls.text_embedding,
-        "sparse_embedding": calls.sparse_embedding,
-        "rerank": calls.rerank,
-    }
     return Provider(
         id=data["id"],
         name=data["name"],
@@ -179,7 +174,10 @@ def _custom(data: Mapping[str, Any]) -> Provider:
         default_requests_per_minute=_rpm(data),
         description=data.get("description", ""),
         docs_url=data.get("docs_url"),
-        **{name: call for name, call in by_task.items() if TaskType(name) in tasks},
+        completion=calls.completion if TaskType.COMPLETION in tasks else None,
+        text_embedding=calls.text_embedding if TaskType.TEXT_EMBEDDING in tasks else None,
+        sparse_embedding=calls.sparse_embedding if TaskType.SPARSE_EMBEDDING in tasks else None,
+        rerank=calls.rerank if TaskType.RERANK in tasks else None,
     )
 
 
@@ -261,7 +259,7 @@ def home_provider_plugins() -> list[tuple[str, ProviderFilePlugin]]:
     if not folder.is_dir():
         return []
     return [
-        (path.name, ProviderFilePlugin(str(path), lambda path=path: path.read_text(encoding="utf-8")))
+        (path.name, ProviderFilePlugin(str(path), functools.partial(path.read_text, encoding="utf-8")))
         for path in sorted(folder.glob("*.toml"))
     ]
 

@@ -14,4 +14,5 @@ __all__ = ["load_schema"]
 def load_schema(name: str) -> dict[str, Any]:
     """The parsed schema file `schemas/<name>` shipped with the package."""
     text = (resources.files("ai_connector") / "schemas" / name).read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema

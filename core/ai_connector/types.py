@@ -372,7 +372,7 @@ class Provider:
         default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
     )
     task_settings_schemas: Mapping[TaskType, Mapping[str, Any]] = field(default_factory=dict)
-    test: TestFn | None = None  # type: ignore[assignment]  # always set after __post_init__
+    test: TestFn | None = None  # always set after __post_init__
     chat_completion_stream: ChatStreamFn | None = None
     completion: CompletionFn | None = None
     completion_stream: CompletionStreamFn | None = None
@@ -495,7 +495,9 @@ MINIMAL_TEST_REQUESTS: Mapping[TaskType, Any] = MappingProxyType(
 )
 
 
-def default_test(calls: Provider | Mapping[TaskType | str, Callable[..., Any]]) -> TestFn:
+def default_test(
+    calls: Provider | Mapping[TaskType, Callable[..., Any]] | Mapping[str, Callable[..., Any]],
+) -> TestFn:
     """The *Save & test* of a provider that declares none: its own task call on minimal input
     (`MINIMAL_TEST_REQUESTS`), a chat stream read to its end, errors as a failed TestResult.
 
@@ -503,12 +505,13 @@ def default_test(calls: Provider | Mapping[TaskType | str, Callable[..., Any]]) 
     calls. Providers with a cheaper proof (a token-free endpoint that still checks the model) write
     their own.
     """
-    by_task = None if isinstance(calls, Provider) else {TaskType(k): v for k, v in calls.items()}
+    by_task = {} if isinstance(calls, Provider) else {TaskType(k): v for k, v in calls.items()}
     provider = calls if isinstance(calls, Provider) else None
 
     async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
         task = endpoint.task_type
-        call = provider.call_for(task) if provider is not None else by_task[task]  # type: ignore[index]
+        call = provider.call_for(task) if provider is not None else by_task[task]
+        assert call is not None, "validation admits only endpoints of a task the provider serves"
         request = MINIMAL_TEST_REQUESTS[task]
 
         async def invoke() -> None:

@@ -50,12 +50,15 @@ class ProviderLookup(Protocol):
 _FORMATS = FormatChecker(formats=())
 
 
-@_FORMATS.checks("uri", raises=ValueError)
 def _is_url(value: object) -> bool:
     if not isinstance(value, str):
         return True
     parts = urlsplit(value)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+# Registered by a call, not as a decorator: jsonschema is untyped, and its decorator would untype this.
+_FORMATS.checks("uri", raises=ValueError)(_is_url)
 
 
 _TYPE_WORDS = {
@@ -141,7 +144,7 @@ def flatten_fields(
 def effective_schema(schema: Mapping[str, Any], task_type: TaskType | str) -> dict[str, Any]:
     """The schema as it applies to `task_type`: fields whose `x-task-types` exclude it are removed."""
     task = TaskType(task_type).value
-    out = thaw(schema)
+    out: dict[str, Any] = thaw(schema)
 
     def prune(node: dict[str, Any]) -> None:
         props = node.get("properties")

@@ -132,7 +132,7 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
 
 
 def _model(endpoint: InferenceEndpoint) -> str:
-    model = endpoint.settings.get("model_id")
+    model: str | None = endpoint.settings.get("model_id")
     if not model:
         raise InvalidRequestError(f"{PROVIDER_ID}: no model is configured (setting model_id)")
     return model

@@ -7,7 +7,7 @@ Formats follow docs.anthropic.com (streaming, errors) and the transcripts in `wi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from ai_connector.plugin import (
@@ -244,7 +244,7 @@ def _prompt_tokens(usage: Mapping[str, Any]) -> int:
 
 async def translate_stream(
     events: AsyncIterator[Any], *, redact: Callable[[Any], str] = str
-) -> AsyncIterator[ChatChunk]:
+) -> AsyncGenerator[ChatChunk, None]:
     """Unified chunks from Anthropic's Messages SSE events, ending at `message_stop`.
 
     `ping`, `content_block_stop`, thinking/signature deltas and unknown events are skipped, as

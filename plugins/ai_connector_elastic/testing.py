@@ -97,7 +97,7 @@ def chat_chunks(
 ) -> list[dict[str, Any]]:
     """OpenAI `chat.completion.chunk`s as ES streams them: the text, a finish chunk, a usage chunk."""
     base = {"id": "chatcmpl-fakeEIS0001", "object": "chat.completion.chunk", "model": model}
-    chunks = []
+    chunks: list[dict[str, Any]] = []
     for i, piece in enumerate(pieces):
         delta: dict[str, Any] = {"content": piece}
         if i == 0 and role:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from ai_connector.plugin import (
@@ -48,7 +48,7 @@ async def stream_chat(
     body: Mapping[str, Any],
     *,
     headers: Mapping[str, str],
-) -> AsyncIterator[ChatChunk]:
+) -> AsyncGenerator[ChatChunk, None]:
     """POST a `streamGenerateContent?alt=sse` request and yield unified ChatChunks.
 
     Gemini sends no terminator: the stream is complete once a candidate carried `finishReason`, so a

@@ -657,6 +657,7 @@ def run(
                 return
             await _stream_chat(svc, connector_id, {"body": body})
             return
+        params: dict[str, Any]
         if task == "completion":
             sub_action, params = "completion", {"input": text}
         elif task == "text_embedding":
@@ -713,7 +714,7 @@ def _safe_database_url(url: str) -> str:
 def _with_api_keys(settings: Any, keys: dict[str, str]) -> Any:
     import dataclasses
 
-    if dataclasses.is_dataclass(settings):
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
         return dataclasses.replace(settings, api_keys=keys)
     copy = getattr(settings, "model_copy", None)
     if copy is not None:

@@ -385,7 +385,7 @@ class ConnectorStore:
     def replace_secrets(self, connector_id: str, *, expected_version: int, secrets: str) -> bool:
         """Swap the ciphertext (key rotation) without a new version; False if the row changed meanwhile."""
         with self._write() as conn, conn.begin():
-            changed = conn.execute(
+            changed: int = conn.execute(
                 update(connectors_table)
                 .where(connectors_table.c.id == connector_id)
                 .where(connectors_table.c.version == expected_version)
@@ -410,7 +410,7 @@ class ConnectorStore:
         since is dropped (returns False).
         """
         with self._write() as conn, conn.begin():
-            changed = conn.execute(
+            changed: int = conn.execute(
                 update(connectors_table)
                 .where(connectors_table.c.id == connector_id)
                 .where(connectors_table.c.version == version)

@@ -24,7 +24,7 @@ def fake_for(provider_id: str) -> type[ProviderFake]:
     eps = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == plugin]
     package = eps[0].module if eps else f"ai_connector_{provider_id}"
     try:
-        fake = importlib.import_module(f"{package}.testing").FAKE
+        fake: type[ProviderFake] = importlib.import_module(f"{package}.testing").FAKE
     except (ImportError, AttributeError):
         raise SystemExit(f"provider {provider_id!r} ships no fake ({package}.testing.FAKE)") from None
     return fake

@@ -28,7 +28,8 @@ import logging
 import subprocess
 import sys
 import textwrap
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pluggy
@@ -38,8 +39,18 @@ from ai_connector.context import CallContext
 from ai_connector.errors import StreamInterruptedError
 from ai_connector.manager import ENTRY_POINT_GROUP, ProviderRegistry, check_provider, default_registry
 from ai_connector.testing.fakes import ProviderFake
-from ai_connector.types import ChatChunk, ChatRequest, FailureKind, Provider, TaskType, TestResult
+from ai_connector.types import (
+    ChatChunk,
+    ChatRequest,
+    FailureKind,
+    InferenceEndpoint,
+    Provider,
+    TaskType,
+    TestResult,
+)
 from ai_connector.validation import validate_connector
+
+_T = TypeVar("_T")
 
 __all__ = ["CANARY", "HEAVY_MODULES", "ProviderContract"]
 
@@ -102,8 +113,13 @@ class ProviderContract:
         return ProviderRegistry({provider.id: provider}, [], pluggy.PluginManager("ai_connector"), {})
 
     def _call(
-        self, provider: Provider, task: TaskType, base_url: str, call: Any, connector: Any = None
-    ) -> Any:
+        self,
+        provider: Provider,
+        task: TaskType,
+        base_url: str,
+        call: Callable[[InferenceEndpoint, CallContext], Awaitable[_T]],
+        connector: Any = None,
+    ) -> _T:
         """Run `call(endpoint, ctx)` for a connector of `task` aimed at `base_url` (or with the
         (settings, secrets) `connector`), in its own event loop."""
         from ai_connector.http import build_client
@@ -117,7 +133,7 @@ class ProviderContract:
         }
         connector = validate_connector(document, self._registry(provider))
 
-        async def go() -> Any:
+        async def go() -> _T:
             async with build_client() as client:
                 ctx = CallContext(
                     client=client,
@@ -131,12 +147,16 @@ class ProviderContract:
         return asyncio.run(go())
 
     def _run_test(self, provider: Provider, task: TaskType, base_url: str) -> TestResult:
+        assert provider.test is not None, "a Provider's test is set in __post_init__"
         return self._call(provider, task, base_url, provider.test)
 
     def _stream(self, provider: Provider, fake: ProviderFake) -> list[ChatChunk]:
-        async def read(endpoint: Any, ctx: CallContext) -> list[ChatChunk]:
+        stream = provider.chat_completion_stream
+        assert stream is not None, "the contract streams only from a provider of chat_completion"
+
+        async def read(endpoint: InferenceEndpoint, ctx: CallContext) -> list[ChatChunk]:
             request = ChatRequest(messages=({"role": "user", "content": "Say hello"},))
-            return [c async for c in provider.chat_completion_stream(endpoint, request, ctx)]  # type: ignore[misc]
+            return [c async for c in stream(endpoint, request, ctx)]
 
         chat = TaskType.CHAT_COMPLETION
         return self._call(provider, chat, fake.url, read, fake.connector(chat.value))

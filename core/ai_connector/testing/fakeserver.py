@@ -78,6 +78,11 @@ class FakeResponse:
 Handler = Callable[[RecordedRequest], "FakeResponse | Awaitable[FakeResponse]"]
 
 
+def _constant(answer: FakeResponse) -> Handler:
+    """A handler answering every request with the same `answer`."""
+    return lambda _request: answer
+
+
 class _Abort(Exception):
     """Raised inside the app to drop the connection mid-body."""
 
@@ -102,7 +107,7 @@ class FakeServer:
     def add(self, method: str, path: str, answer: Handler | FakeResponse) -> None:
         """Answer `method` requests whose path fully matches the regex `path` (first match wins;
         routes added later are tried first, so a test can override a default)."""
-        handler: Handler = (lambda _r, a=answer: a) if isinstance(answer, FakeResponse) else answer
+        handler = _constant(answer) if isinstance(answer, FakeResponse) else answer
         self._routes.insert(0, (method.upper(), re.compile(path), handler))
 
     def queue(self, answer: FakeResponse, *, times: int = 1) -> None:
@@ -225,7 +230,7 @@ class FakeServer:
             timeout_keep_alive=30,
         )
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server.install_signal_handlers = lambda: None
         sock = self._sock
         self._thread = threading.Thread(
             target=lambda: self._server.run(sockets=[sock]), name="ai-connector-fake-server", daemon=True
