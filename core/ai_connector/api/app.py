@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import ai_connector
 from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
+from ai_connector.api.guards import DEFAULT_MAX_PAYLOAD_BYTES, BodyGuard, SecurityHeaders
 from ai_connector.api.routes import execute_response, router
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class AuthMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         auth: ApiKeyAuth | None = getattr(self.api.state, "auth", None)
         try:
+            if sum(1 for k, _ in scope["headers"] if k.lower() == b"authorization") > 1:
+                # Proxies and frameworks disagree on which of two values wins: trust neither.
+                raise ApiError(400, "Request must contain exactly one Authorization header.")
             if auth is None:
                 raise ApiError(503, "the connector service is not ready")
             principal = auth.authenticate(headers.get("authorization"), scope["path"])
@@ -198,6 +202,7 @@ def create_app(
 
             owned = await ConnectorService.open(settings, registry=registry)
             app.state.service = owned
+            app.state.max_payload_bytes = owned.settings.max_payload_bytes
             if app.state.auth is None:
                 app.state.auth = ApiKeyAuth(api_keys if api_keys is not None else owned.settings.api_keys)
         try:
@@ -222,14 +227,15 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    keys = api_keys
-    if keys is None:
-        source = settings if settings is not None else getattr(service, "settings", None)
-        keys = getattr(source, "api_keys", None)
+    source = settings if settings is not None else getattr(service, "settings", None)
+    keys = api_keys if api_keys is not None else getattr(source, "api_keys", None)
     app.state.auth = ApiKeyAuth(keys) if keys is not None else None
+    app.state.max_payload_bytes = getattr(source, "max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES)
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(ExecuteFastPath, api=app)
-    app.add_middleware(AuthMiddleware, api=app)  # added last: runs first
+    app.add_middleware(BodyGuard, max_bytes=lambda: app.state.max_payload_bytes)
+    app.add_middleware(AuthMiddleware, api=app)
+    app.add_middleware(SecurityHeaders)  # added last: runs first, so every answer carries them
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
