@@ -1,11 +1,15 @@
 """Canary secrets: recognisable values that connectors in tests carry as their secrets, so the
 suite-wide check (tests/conftest.py) can fail any test that lets one escape into a log line,
-output, audit line, exception text, API response or the data directory's stored plaintext."""
+output, audit line, exception text, API response or the data directory's stored plaintext.
+
+A canary is derived from its label, so a child process (a second host in a multi-host test)
+computes the same value as the test that started it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
-import secrets
 
 __all__ = ["CANARY_PREFIX", "canaries", "canary_secret", "find_canary"]
 
@@ -15,12 +19,13 @@ _PATTERN: re.Pattern[str] | None = None
 
 
 def canary_secret(label: str = "secret") -> str:
-    """A canary for `label` (the same value for the same label within a run), registered for the check."""
+    """The canary for `label`, registered for the suite-wide check."""
     global _PATTERN
     value = _ISSUED.get(label)
     if value is None:
         slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "secret"
-        value = _ISSUED[label] = f"{CANARY_PREFIX}{slug}-{secrets.token_hex(8)}"
+        digest = hashlib.sha256(label.encode()).hexdigest()[:16]
+        value = _ISSUED[label] = f"{CANARY_PREFIX}{slug}-{digest}"
         _PATTERN = None
     return value
 
@@ -36,7 +41,8 @@ def find_canary(text: str | bytes) -> str | None:
     if not _ISSUED:
         return None
     if _PATTERN is None:
-        _PATTERN = re.compile("|".join(re.escape(v) for v in sorted(_ISSUED.values(), key=len, reverse=True)))
+        values = sorted(_ISSUED.values(), key=len, reverse=True)
+        _PATTERN = re.compile("|".join(re.escape(v) for v in values))
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     m = _PATTERN.search(text)

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from served import ServedHost
+
+from served_host import ServedHost
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from served import ALL_KEY, ServedHost
+
+from served_host import ALL_KEY, ServedHost
 
 MB = 1024 * 1024
 DECLARED = 200 * MB  # what each hostile client claims (and would send) as its body

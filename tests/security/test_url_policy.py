@@ -15,13 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from documents import builtin_registry, connector_document, run_params, task_of
-from served import ALL_KEY, ENCRYPTION_KEY
 
-from ai_connector.api import create_app
-from ai_connector.host.service import ConnectorService
-from ai_connector.host.settings import HostSettings
 from ai_connector.testing import FakeResponse, FakeServer
+from connector_documents import builtin_registry, connector_document, run_params, task_of
+from served_host import ALL_KEY, InProcessHosts, host_settings
 
 ALLOWED = "api.example.com,127.0.0.1"
 HEADERS = {"Authorization": f"ApiKey {ALL_KEY}", "kbn-xsrf": "true"}
@@ -85,27 +82,14 @@ PROVIDERS = sorted(builtin_registry().providers)
 
 @pytest.fixture
 async def open_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    opened: list[tuple[httpx.AsyncClient, ConnectorService]] = []
+    hosts = InProcessHosts()
 
     async def open_(allowed: str) -> httpx.AsyncClient:
-        settings = HostSettings.load(
-            env={
-                "AI_CONNECTOR_HOME": str(tmp_path / "home"),
-                "AI_CONNECTOR_API_KEYS": f"{ALL_KEY}:all",
-                "AI_CONNECTOR_ENCRYPTION_KEY": ENCRYPTION_KEY,
-                "AI_CONNECTOR_ALLOWED_HOSTS": allowed,
-            }
-        )
-        service = await ConnectorService.open(settings, registry=builtin_registry())
-        transport = httpx.ASGITransport(app=create_app(service))
-        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-        opened.append((client, service))
+        client, _ = await hosts.open(host_settings(tmp_path / "home", AI_CONNECTOR_ALLOWED_HOSTS=allowed))
         return client
 
     yield open_
-    for client, service in opened:
-        await client.aclose()
-        await service.aclose()
+    await hosts.aclose()
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

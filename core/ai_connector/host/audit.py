@@ -211,7 +211,12 @@ class AuditLog:
                     os.close(fd)
             except OSError as exc:
                 if required:
-                    raise HostError(
+                    from ai_connector.host.store import storage_fault
+
+                    fault = storage_fault(
+                        exc, f"the audit log {self.path}"
+                    )  # a full or read-only volume: 507/503
+                    raise fault or HostError(
                         f"the audit log {self.path} cannot be written ({exc.strerror}); "
                         "the change was not made"
                     ) from None

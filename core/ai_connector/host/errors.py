@@ -20,6 +20,8 @@ __all__ = [
     "MissingSecretsError",
     "NotFoundError",
     "SettingsError",
+    "StorageFullError",
+    "StorageReadOnlyError",
     "UnauthorizedError",
 ]
 
@@ -30,6 +32,8 @@ _REASONS = {
     404: "Not Found",
     409: "Conflict",
     500: "Internal Server Error",
+    503: "Service Unavailable",
+    507: "Insufficient Storage",
 }
 
 
@@ -137,3 +141,15 @@ class MissingSecretsError(BadRequestError):
             f"Connector [id={connector_id}] is missing its secrets (is_missing_secrets): update the "
             "connector and provide its secrets again."
         )
+
+
+class StorageFullError(HostError):
+    """507: the data volume (or the database) has no space left; writes are refused, reads still served."""
+
+    status_code = 507
+
+
+class StorageReadOnlyError(HostError):
+    """503: the store became read-only under a running host; writes are refused, reads still served."""
+
+    status_code = 503

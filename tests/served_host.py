@@ -70,3 +70,38 @@ class ServedHost:
     def headers(self, key: str = ALL_KEY) -> dict[str, str]:
         """A caller with `key`, with the kbn-xsrf header mutating calls need."""
         return {"Authorization": f"ApiKey {key}", "kbn-xsrf": "true"}
+
+
+class InProcessHosts:
+    """Services on the API app in this process (httpx's ASGI transport), closed together."""
+
+    def __init__(self) -> None:
+        self._opened: list[tuple[httpx.AsyncClient, Any]] = []
+
+    async def open(self, settings: Any) -> tuple[httpx.AsyncClient, Any]:
+        """(client, service) for `settings`, with the built-in providers."""
+        from ai_connector.api import create_app
+        from ai_connector.host.service import ConnectorService
+        from connector_documents import builtin_registry
+
+        service = await ConnectorService.open(settings, registry=builtin_registry())
+        transport = httpx.ASGITransport(app=create_app(service))
+        self._opened.append((httpx.AsyncClient(transport=transport, base_url="http://host"), service))
+        return self._opened[-1]
+
+    async def aclose(self) -> None:
+        for client, service in self._opened:
+            await client.aclose()
+            await service.aclose()
+
+
+def host_settings(home: Path, **env: str) -> Any:
+    """HostSettings for `home` with the suite's keys; `env` adds AI_CONNECTOR_* settings."""
+    from ai_connector.host.settings import HostSettings
+
+    base = {
+        "AI_CONNECTOR_HOME": str(home),
+        "AI_CONNECTOR_API_KEYS": f"{ALL_KEY}:all,{READ_KEY}:read",
+        "AI_CONNECTOR_ENCRYPTION_KEY": ENCRYPTION_KEY,
+    }
+    return HostSettings.load(env={**base, **env})
