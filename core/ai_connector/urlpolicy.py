@@ -1,13 +1,14 @@
 """The host's allowedHosts policy (Kibana `xpack.actions.allowedHosts`): exact hostname match,
 `*` allows any; a URL that cannot be parsed or has no hostname is refused (fails closed).
 
-Before the hostname is compared, `url_problem` refuses what no connector URL needs and what lets two
-URL parsers disagree on the host: control characters and spaces (CR/LF would split a request line),
-user names and passwords (`allowed@evil` tricks; credentials belong in the secrets), schemes other
-than http(s). The hostname compared is the one httpx, the host's client, will connect to, and it
-must equal the standard library's reading of the same URL, so no parser differential slips a host
-past the list. Numeric and other spellings of an address (`127.1`, `0x7f.1`, `2130706433`,
-`[::ffff:127.0.0.1]`, a trailing dot) are different names: allowed only when listed as written.
+Before the hostname is compared, what no request URL needs and what lets two URL parsers disagree
+on the host is refused: control characters and spaces (CR/LF would split a request line) and
+schemes other than http(s); at save, `url_problem` also refuses user names and passwords
+(`allowed@evil` tricks; credentials belong in the secrets). The hostname compared is the one
+httpx, the host's client, will connect to, and it must equal the standard library's reading of
+the same URL, so no parser differential slips a host past the list. Numeric and other spellings
+of an address (`127.1`, `0x7f.1`, `2130706433`, `[::ffff:127.0.0.1]`, a trailing dot) are
+different names: allowed only when listed as written.
 """
 
 from __future__ import annotations
@@ -39,7 +40,18 @@ def _host_of(url: str) -> str | None:
 
 
 def url_problem(url: str) -> str | None:
-    """Why `url` is not a URL a connector may call (a phrase to follow the field's label), or None."""
+    """Why `url` is not a URL a connector may save (a phrase to follow the field's label), or None.
+
+    Stricter than what `UrlPolicy` lets a request reach: user info is refused here (credentials
+    belong in the secrets), while a request's host check only needs both parsers to agree on it.
+    """
+    problem = _call_problem(url)
+    if problem is None and "@" in urlsplit(url).netloc:
+        return "must not contain a user name or password (credentials belong in the secrets)"
+    return problem
+
+
+def _call_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -48,8 +60,6 @@ def url_problem(url: str) -> str | None:
         return "must be an http(s) URL"
     if _CONTROL.search(url):
         return "must not contain spaces or control characters (such as CR, LF or tab)"
-    if "@" in parts.netloc:
-        return "must not contain a user name or password (credentials belong in the secrets)"
     if _host_of(url) is None:
         return "must be a valid http(s) URL with a host name"
     return None
@@ -76,7 +86,7 @@ class UrlPolicy:
     def is_allowed(self, url: str) -> bool:
         """True when `url` parses, has a hostname and that hostname is allowed."""
         url = str(url)
-        if url_problem(url) is not None:
+        if _call_problem(url) is not None:
             return False
         return self._any or _host_of(url) in self._hosts
 
