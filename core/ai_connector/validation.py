@@ -12,21 +12,19 @@ import json
 import secrets as _random
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from ai_connector.errors import ConfigValidationError, FieldError
+from ai_connector.errors import ConfigValidationError, FieldError, UnknownProviderError
 from ai_connector.schemas_access import load_schema
 from ai_connector.types import InferenceEndpoint, Provider, Secrets, TaskType, thaw
 from ai_connector.urlpolicy import UrlPolicy, url_problem
 
-if TYPE_CHECKING:
-    from ai_connector.manager import ProviderRegistry
-
 __all__ = [
+    "ProviderLookup",
     "ValidatedConnector",
     "check_provider_schemas",
     "effective_schema",
@@ -35,6 +33,15 @@ __all__ = [
     "unflatten",
     "validate_connector",
 ]
+
+
+class ProviderLookup(Protocol):
+    """What validation needs of a registry (`manager.ProviderRegistry` is one): a provider by id."""
+
+    def get(self, provider_id: str) -> Provider:
+        """The provider; UnknownProviderError when none has this id."""
+        ...
+
 
 _FORMATS = FormatChecker(formats=())
 
@@ -433,7 +440,7 @@ def _generate_inference_id(provider: str, task: str) -> str:
 
 def validate_connector(
     document: Any,
-    registry: ProviderRegistry,
+    registry: ProviderLookup,
     *,
     require_secrets: bool = True,
     url_policy: UrlPolicy | None = None,
@@ -445,8 +452,6 @@ def validate_connector(
     `require_secrets=False` accepts missing secrets (a stored connector whose secrets were stripped);
     `url_policy` also checks the URLs the provider will call against the host's allowedHosts.
     """
-    from ai_connector.manager import UnknownProviderError
-
     errors = schema_errors(_doc_validator(), document)
     if errors or not isinstance(document, Mapping):
         if not isinstance(document, Mapping):
@@ -575,26 +580,20 @@ def check_urls(connector: ValidatedConnector, policy: UrlPolicy, host_settings: 
     """Refuse (400-style ConfigValidationError) a connector whose provider URLs the host does not allow."""
     if connector.provider.urls is None:
         return
-    errors = []
+    errors: dict[str, FieldError] = {}  # one per field, however many URLs a provider builds from it
     settings = connector.config.get("providerConfig", {})
-    named: set[str] = set()  # one error per field, however many URLs the provider builds from it
     for url in connector.provider.urls(connector.endpoint(), host_settings):
         name = _field_in(url, settings)
-        if name in named or policy.is_allowed(url):
+        if name in errors or policy.is_allowed(url):
             continue
-        named.add(name)
         label = _label_at(connector.provider.settings_schema, [name]) or name
+        # A malformed URL is named by its fault, never echoed (CR/LF would break a log line).
         problem = url_problem(url)
-        errors.append(
-            FieldError(
-                f"config.providerConfig.{name}",
-                name,
-                label,
-                # A malformed URL is named by the reason, never echoed (CR/LF would break a log line).
-                f"{label} {problem}"
-                if problem
-                else f'target url "{url}" is not added to the allowed_hosts of this host',
-            )
+        why = (
+            f"{label} {problem}"
+            if problem
+            else f'target url "{url}" is not added to the allowed_hosts of this host'
         )
+        errors[name] = FieldError(f"config.providerConfig.{name}", name, label, why)
     if errors:
-        raise ConfigValidationError(errors)
+        raise ConfigValidationError(list(errors.values()))

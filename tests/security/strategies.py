@@ -17,7 +17,13 @@ from connector_documents import builtin_registry, task_of
 
 # Text as callers type it, control characters and all (lone surrogates cannot cross JSON as UTF-8).
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
-JSON_LEAF = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.floats(allow_nan=False) | TEXT
+JSON_LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT
+)
 ANY_JSON = st.recursive(
     JSON_LEAF,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
@@ -39,7 +45,7 @@ def _valid(schema: Mapping[str, Any], secret: bool) -> st.SearchStrategy[Any]:
     if kind == "integer":
         return st.integers(schema.get("minimum", -(2**31)), schema.get("maximum", 2**31))
     if kind == "number":
-        return st.floats(schema.get("minimum", -1e9), schema.get("maximum", 1e9))
+        return st.floats(schema.get("minimum", -1e9), schema.get("maximum", 1e9), allow_nan=False)
     if kind == "boolean":
         return st.booleans()
     if kind == "array":

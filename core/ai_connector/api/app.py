@@ -17,7 +17,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -28,20 +27,19 @@ import ai_connector
 from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
 from ai_connector.api.guards import DEFAULT_MAX_PAYLOAD_BYTES, BodyGuard, SecurityHeaders
-from ai_connector.api.routes import execute_response, router
+from ai_connector.api.routes import STATIC_DIR, execute_response, router
 
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
     from ai_connector.host.settings import HostSettings
     from ai_connector.manager import ProviderRegistry
 
-__all__ = ["PROTECTED_PREFIXES", "ExecuteFastPath", "create_app"]
+__all__ = ["PROTECTED_PREFIXES", "STATIC_DIR", "ExecuteFastPath", "create_app"]
 
 log = logging.getLogger("ai_connector.api")
 
 # Everything under these needs an API key; the web page and the OpenAPI document do not.
 PROTECTED_PREFIXES = ("/api/actions", "/internal/")
-STATIC_DIR = Path(__file__).parent / "static"
 
 
 class AuthMiddleware:
@@ -118,7 +116,7 @@ def _json_content(scope: Scope) -> bool:
     """No content type, or application/json (what FastAPI would parse as JSON; others fall back)."""
     for key, value in scope["headers"]:
         if key == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
     return True
 
 
@@ -141,7 +139,8 @@ def _params_of(body: bytes) -> dict[str, Any] | None:
         return None
     if type(doc) is not dict or len(doc) != 1 or type(doc.get("params")) is not dict:
         return None
-    return doc["params"]
+    params: dict[str, Any] = doc["params"]
+    return params
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
