@@ -5,11 +5,14 @@ and every answer carries the browser security headers."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from served_host import ALL_KEY, ServedHost
 
@@ -194,3 +197,39 @@ def test_the_page_inline_scripts_are_allowed_only_by_hash(served: ServedHost) ->
         assert f"'sha256-{digest}'" in script_src
     assert script_src.split()[1:2] == ["'self'"]
     assert len(script_src.split()) == 2 + len(inline)
+
+
+def json_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((json_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((json_depth(v) for v in value), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    doc=st.recursive(
+        st.text(alphabet='ab"\\[]{}', max_size=6) | st.integers(),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text('"\\[{', max_size=3), inner, max_size=3)
+        ),
+        max_leaves=20,
+    ),
+    cuts=st.lists(st.integers(0, 10_000), max_size=6),
+)
+def test_the_depth_count_matches_the_parsed_depth_however_the_body_is_split(
+    doc: object, cuts: list[int]
+) -> None:
+    from ai_connector.api.guards import JsonDepthExceeded, _DepthCounter
+
+    text = json.dumps(doc).encode()
+    bounds = sorted({0, len(text), *(c % (len(text) + 1) for c in cuts)})
+    counter = _DepthCounter(3)
+    try:
+        for start, end in itertools.pairwise(bounds):
+            counter.feed(text[start:end])
+    except JsonDepthExceeded:
+        assert json_depth(doc) > 3
+    else:
+        assert json_depth(doc) <= 3
