@@ -166,6 +166,8 @@ def main() -> None:
         rss0, fds0 = proc_figures(pid)
         result = asyncio.run(run(serve, fake, args.seconds, args.concurrency))
         rss1, fds1 = proc_figures(pid)
+        time.sleep(2)  # the clients' connections closed: what the server keeps once idle
+        rss2, fds2 = proc_figures(pid)
     finally:
         for proc in procs:
             proc.terminate()
@@ -184,7 +186,10 @@ def main() -> None:
             )
     print(f"{'all':8} {total:>9} {total / result['elapsed']:>8.0f}")
     print("errors by kind:", dict(result["errors"]) or "none")
-    print(f"server RSS: {rss0 / 1024:.1f} MiB -> {rss1 / 1024:.1f} MiB; open files: {fds0} -> {fds1}")
+    print(
+        f"server RSS: {rss0 / 1024:.1f} MiB before, {rss1 / 1024:.1f} MiB right after, "
+        f"{rss2 / 1024:.1f} MiB idle 2 s later; open files: {fds0}, {fds1}, {fds2}"
+    )
     missing = result["missing"]
     print(f"acknowledged writes: {result['acknowledged']}, missing afterwards: {len(missing)}")
     broken = [what for what, bad in (("errors", result["errors"]), ("lost writes", missing)) if bad]
