@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ai_connector.types import thaw
 from canaries import canary_secret
-from connector_documents import builtin_registry, task_of
+from connector_documents import builtin_registry, settings_for, task_of
 
 # Text as callers type it, control characters and all (lone surrogates cannot cross JSON as UTF-8).
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
@@ -32,8 +32,9 @@ ANY_JSON = st.recursive(
 
 
 def from_schema(schema: Mapping[str, Any], *, secret: bool = False) -> st.SearchStrategy[Any]:
-    """Values for a JSON Schema node: valid ones mostly, any JSON now and then."""
-    return st.one_of(_valid(schema, secret), ANY_JSON) if not secret else _valid(schema, secret)
+    """Values for a JSON Schema node: valid ones three times in four, any JSON otherwise."""
+    valid = _valid(schema, secret)
+    return valid if secret else st.one_of(valid, valid, valid, ANY_JSON)
 
 
 def _valid(schema: Mapping[str, Any], secret: bool) -> st.SearchStrategy[Any]:
@@ -68,20 +69,25 @@ def _valid(schema: Mapping[str, Any], secret: bool) -> st.SearchStrategy[Any]:
 def connector_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A Kibana create body for a built-in provider, its settings drawn from the provider's schemas."""
     provider = draw(st.sampled_from(sorted(builtin_registry().providers.values(), key=lambda p: p.id)))
-    settings = draw(from_schema(thaw(provider.settings_schema)))
-    secrets = {k: canary_secret("hypothesis") for k in thaw(provider.auth_schema).get("properties", {})}
-    secrets = draw(st.sampled_from([secrets, {}, {"api_key": canary_secret("hypothesis")}]))
+    schema = thaw(provider.settings_schema)
+    settings = draw(_valid(schema, False) if draw(st.booleans()) else from_schema(schema))
+    if isinstance(settings, dict) and "url" in schema.get("properties", {}) and draw(st.integers(0, 3)):
+        # The host allows only 127.0.0.1 (a closed port): a provider's public default is refused.
+        settings["url"] = "http://127.0.0.1:9/v1"
+    every = {k: canary_secret("hypothesis") for k in thaw(provider.auth_schema).get("properties", {})}
+    needed = settings_for(provider, secret=True) or {"api_key": canary_secret("hypothesis")}
+    secrets = draw(st.sampled_from([needed, needed, every, {}]))
     config: dict[str, Any] = {
         "provider": provider.id,
         "taskType": task_of(provider),
         "providerConfig": settings,
     }
     if draw(st.booleans()):
-        config["contextWindowLength"] = draw(st.integers(-5, 2**40) | TEXT)
-    if draw(st.booleans()):
+        config["contextWindowLength"] = draw(st.integers(1, 2**20) | st.integers(-5, 2**40) | TEXT)
+    if draw(st.integers(0, 3)) == 0:
         config["headers"] = draw(st.dictionaries(TEXT, TEXT, max_size=3))
     return {
-        "name": draw(TEXT),
+        "name": draw(st.text(st.characters(min_codepoint=48, max_codepoint=122), min_size=1) | TEXT),
         "connector_type_id": ".inference",
         "config": config,
         "secrets": {"providerSecrets": secrets},
