@@ -156,11 +156,12 @@ def test_escaped_quotes_and_brackets_inside_strings_do_not_count(served: ServedH
     assert "nested" not in r.json()["message"]  # refused for its missing fields, not for depth
 
 
-def test_a_duplicate_authorization_header_is_refused(served: ServedHost) -> None:
+@pytest.mark.parametrize("path", ["/api/actions/connectors", "/v1/models"])
+def test_a_duplicate_authorization_header_is_refused(served: ServedHost, path: str) -> None:
     # Both orders: whichever value a lenient parser keeps, the request is refused.
     for first, second in ((ALL_KEY, "wrong"), ("wrong", ALL_KEY)):
         r = httpx.get(
-            served.url + "/api/actions/connectors",
+            served.url + path,
             headers=[("Authorization", f"ApiKey {first}"), ("Authorization", f"ApiKey {second}")],
             timeout=30,
         )

@@ -27,6 +27,7 @@ import ai_connector
 from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
 from ai_connector.api.guards import DEFAULT_MAX_PAYLOAD_BYTES, BodyGuard, SecurityHeaders
+from ai_connector.api.openai import OpenAIRoutes
 from ai_connector.api.routes import STATIC_DIR, execute_response, router
 
 if TYPE_CHECKING:
@@ -50,15 +51,21 @@ class AuthMiddleware:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and sum(1 for k, _ in scope["headers"] if k.lower() == b"authorization") > 1
+        ):
+            # On every route (OpenAI's too): proxies and frameworks disagree on which value wins.
+            await response_for(ApiError(400, "Request must contain exactly one Authorization header."))(
+                scope, receive, send
+            )
+            return
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         auth: ApiKeyAuth | None = getattr(self.api.state, "auth", None)
         try:
-            if sum(1 for k, _ in scope["headers"] if k.lower() == b"authorization") > 1:
-                # Proxies and frameworks disagree on which of two values wins: trust neither.
-                raise ApiError(400, "Request must contain exactly one Authorization header.")
             if auth is None:
                 raise ApiError(503, "the connector service is not ready")
             principal = auth.authenticate(headers.get("authorization"), scope["path"])
@@ -232,6 +239,7 @@ def create_app(
     app.state.max_payload_bytes = getattr(source, "max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES)
     install_error_handlers(app)
     app.include_router(router)
+    app.add_middleware(OpenAIRoutes, api=app)  # OpenAI's API under `openai_api_prefix` (/v1)
     app.add_middleware(ExecuteFastPath, api=app)
     app.add_middleware(BodyGuard, max_bytes=lambda: app.state.max_payload_bytes)
     app.add_middleware(AuthMiddleware, api=app)
