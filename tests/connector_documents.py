@@ -34,6 +34,9 @@ def _value(name: str, schema: Mapping[str, Any], secret: bool) -> Any:
         return float(schema.get("minimum", 1))
     if kind == "boolean":
         return False
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: _value(k, props.get(k, {}), secret) for k in _required(schema)}
     if schema.get("x-format") == "json":
         return json.dumps({"type": "service_account", "private_key": canary_secret(name)})
     return canary_secret(name) if secret else name.replace("_", "") + "1"
