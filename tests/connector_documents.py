@@ -79,6 +79,8 @@ def run_params(task: str) -> dict[str, Any]:
 def connector_document(provider: Provider, *, url: str | None = None, name: str = "table") -> dict[str, Any]:
     """A Kibana create body for `provider`'s first task type, aimed at `url` when given."""
     config = settings_for(provider)
+    if "model_id" in thaw(provider.settings_schema).get("properties", {}):
+        config.setdefault("model_id", "modelid1")  # optional in the schema, required by some APIs
     if url is not None:
         config["url"] = url
     secrets = settings_for(provider, secret=True)
