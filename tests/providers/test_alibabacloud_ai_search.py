@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from provider_error_kinds import assert_kind, error_cases
 
 import ai_connector_alibabacloud_ai_search as plugin
 import ai_connector_alibabacloud_ai_search.testing as ais_testing
@@ -15,13 +16,10 @@ from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.http import build_client
 from ai_connector.plugin import (
-    AuthenticationError,
     CompletionRequest,
     EmbeddingRequest,
     InferenceEndpoint,
-    InvalidRequestError,
-    ModelNotFoundError,
-    ProviderServerError,
+    ProviderError,
     RateLimitError,
     RerankRequest,
     SparseEmbeddingRequest,
@@ -135,66 +133,25 @@ async def test_completion_wire(fake: FakeAISearch, server: FakeServer) -> None:
 
 # The platform's status-code table (AI Search Open Platform "Status codes" page).
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize(
-    ("answer", "error", "kind", "retryable"),
-    [
-        (
-            search_error(401, "InvalidApiKey", "Invalid api key"),
-            AuthenticationError,
-            FailureKind.CREDENTIALS,
-            False,
-        ),
-        (
-            search_error(400, "ServiceIdNotExist", "service_id is not exist."),
-            ModelNotFoundError,
-            FailureKind.MODEL_NOT_FOUND,
-            False,
-        ),
-        (
-            search_error(
-                429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later."
-            ),
-            RateLimitError,
-            FailureKind.RATE_LIMITED,
-            True,
-        ),
-        (
-            search_error(429, "Throttling.AllocationQuota", "Free allocated quota exceeded."),
-            RateLimitError,
-            FailureKind.RATE_LIMITED,
-            False,
-        ),
-        (
-            search_error(
-                500, "InternalServerError", "An internal error has occured, please try again later."
-            ),
-            ProviderServerError,
-            FailureKind.PROVIDER_ERROR,
-            True,
-        ),
-        (
-            search_error(400, "InvalidParameter", "Required parameter(s) missing or invalid"),
-            InvalidRequestError,
-            FailureKind.INVALID_REQUEST,
-            False,
-        ),
-    ],
-    ids=["credentials", "model-not-found", "rate-limit", "quota", "server-error", "invalid"],
+@error_cases(
+    credentials=search_error(401, "InvalidApiKey", "Invalid api key"),
+    model_not_found=search_error(400, "ServiceIdNotExist", "service_id is not exist."),
+    rate_limit=search_error(
+        429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later."
+    ),
+    quota=search_error(429, "Throttling.AllocationQuota", "Free allocated quota exceeded."),
+    server_error=search_error(
+        500, "InternalServerError", "An internal error has occured, please try again later."
+    ),
+    invalid=search_error(400, "InvalidParameter", "Required parameter(s) missing or invalid"),
 )
 async def test_error_kinds(
-    fake: FakeAISearch,
-    server: FakeServer,
-    task: TaskType,
-    answer: FakeResponse,
-    error: type,
-    kind: FailureKind,
-    retryable: bool,
+    fake: FakeAISearch, server: FakeServer, task: TaskType, answer: FakeResponse, expected: Any
 ) -> None:
     server.queue(answer)
-    with pytest.raises(error) as info:
+    with pytest.raises(ProviderError) as info:
         await call(task, endpoint(server, task))
-    assert info.value.kind is kind and info.value.retryable is retryable and info.value.provider_message
-    assert info.value.provider == PROVIDER.id and CANARY not in str(info.value)
+    assert_kind(info.value, expected, provider=PROVIDER.id, secret=CANARY)
 
 
 async def test_a_rate_limit_keeps_the_retry_hint(fake: FakeAISearch, server: FakeServer) -> None:

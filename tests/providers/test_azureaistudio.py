@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from provider_error_kinds import assert_kind, error_cases
 
 import ai_connector_azureaistudio as plugin
 import ai_connector_azureaistudio.testing as studio_testing
@@ -15,14 +16,11 @@ from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.http import build_client
 from ai_connector.plugin import (
-    AuthenticationError,
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
     InferenceEndpoint,
-    ModelNotFoundError,
-    ProviderServerError,
-    RateLimitError,
+    ProviderError,
     RerankRequest,
     TaskType,
 )
@@ -189,42 +187,25 @@ async def test_es_availability_rules_refuse_before_any_request(
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize(
-    ("answer", "error", "kind", "retryable"),
-    [
-        (azure_error(401, "401", ACCESS_DENIED), AuthenticationError, FailureKind.CREDENTIALS, False),
-        (
-            azure_error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."),
-            ModelNotFoundError,
-            FailureKind.MODEL_NOT_FOUND,
-            False,
-        ),
-        (rate_limited(5), RateLimitError, FailureKind.RATE_LIMITED, True),
-        (quota_exceeded(), RateLimitError, FailureKind.RATE_LIMITED, False),
-        (
-            azure_error(500, "InternalServerError", "The server had an error while processing your request."),
-            ProviderServerError,
-            FailureKind.PROVIDER_ERROR,
-            True,
-        ),
-    ],
-    ids=["credentials", "model-not-found", "rate-limit", "quota", "server-error"],
+@error_cases(
+    credentials=azure_error(401, "401", ACCESS_DENIED),
+    model_not_found=azure_error(
+        404, "DeploymentNotFound", "The API deployment for this resource does not exist."
+    ),
+    rate_limit=rate_limited(5),
+    quota=quota_exceeded(),
+    server_error=azure_error(
+        500, "InternalServerError", "The server had an error while processing your request."
+    ),
 )
 async def test_error_kinds(
-    studio: FakeAzureStudio,
-    server: FakeServer,
-    task: TaskType,
-    answer: FakeResponse,
-    error: type,
-    kind: FailureKind,
-    retryable: bool,
+    studio: FakeAzureStudio, server: FakeServer, task: TaskType, answer: FakeResponse, expected: Any
 ) -> None:
     server.queue(answer)
-    with pytest.raises(error) as info:
+    with pytest.raises(ProviderError) as info:
         await call(task, endpoint(server, task))
-    assert info.value.kind is kind and info.value.retryable is retryable and info.value.provider_message
-    assert info.value.provider == PROVIDER.id and CANARY not in str(info.value)
-    if kind is FailureKind.RATE_LIMITED and retryable:
+    assert_kind(info.value, expected, provider=PROVIDER.id, secret=CANARY)
+    if answer.status == 429:
         assert info.value.retry_after == 5
 
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from provider_error_kinds import assert_kind, error_cases
 
 import ai_connector_elasticsearch as plugin
 import ai_connector_elasticsearch.testing as es_testing
@@ -16,12 +17,11 @@ from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.http import build_client
 from ai_connector.plugin import (
-    AuthenticationError,
     EmbeddingRequest,
     InferenceEndpoint,
     InvalidRequestError,
     ModelNotFoundError,
-    ProviderServerError,
+    ProviderError,
     RateLimitError,
     RerankRequest,
     SparseEmbeddingRequest,
@@ -227,37 +227,20 @@ async def test_save_errors_from_the_cluster_are_typed(cluster: FakeCluster, serv
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize(
-    ("answer", "error", "kind", "retryable"),
-    [
-        (security_exception("/_inference"), AuthenticationError, FailureKind.CREDENTIALS, False),
-        (es_testing.not_found("x"), ModelNotFoundError, FailureKind.MODEL_NOT_FOUND, False),
-        (queue_full(), RateLimitError, FailureKind.RATE_LIMITED, True),
-        (circuit_breaking(), RateLimitError, FailureKind.RATE_LIMITED, False),  # like a spent quota
-        (
-            es_error(500, "status_exception", "Error in inference process: [boom]"),
-            ProviderServerError,
-            FailureKind.PROVIDER_ERROR,
-            True,
-        ),
-    ],
-    ids=["credentials", "model-not-found", "rate-limit", "permanent-breaker", "server-error"],
+@error_cases(
+    credentials=security_exception("/_inference"),
+    model_not_found=es_testing.not_found("x"),
+    rate_limit=queue_full(),
+    quota=circuit_breaking(),  # a PERMANENT breaker: the nearest a cluster has to a spent quota
+    server_error=es_error(500, "status_exception", "Error in inference process: [boom]"),
 )
 async def test_error_kinds(
-    cluster: FakeCluster,
-    server: FakeServer,
-    task: TaskType,
-    answer: FakeResponse,
-    error: type,
-    kind: FailureKind,
-    retryable: bool,
+    cluster: FakeCluster, server: FakeServer, task: TaskType, answer: FakeResponse, expected: Any
 ) -> None:
     server.queue(answer)
-    with pytest.raises(error) as info:
+    with pytest.raises(ProviderError) as info:
         await call(task, endpoint(server.url, task))
-    assert info.value.kind is kind and info.value.retryable is retryable
-    assert info.value.provider == "elasticsearch" and info.value.provider_message
-    assert CANARY not in str(info.value) and CANARY not in repr(info.value)
+    assert_kind(info.value, expected, provider="elasticsearch", secret=CANARY)
 
 
 async def test_a_retry_hint_is_kept_and_the_host_key_is_redacted(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from provider_error_kinds import assert_kind, error_cases
 
 import ai_connector_watsonxai as plugin
 import ai_connector_watsonxai.testing as wx_testing
@@ -21,8 +22,7 @@ from ai_connector.plugin import (
     CompletionRequest,
     EmbeddingRequest,
     InferenceEndpoint,
-    ModelNotFoundError,
-    ProviderServerError,
+    ProviderError,
     RateLimitError,
     RerankRequest,
     StreamInterruptedError,
@@ -208,61 +208,23 @@ async def test_iam_refusing_the_key_is_a_credentials_error(wx: FakeWatsonx) -> N
 
 
 @pytest.mark.parametrize("task", TASKS)
-@pytest.mark.parametrize(
-    ("answer", "error", "kind", "retryable"),
-    [
-        (
-            watsonx_error(
-                401,
-                "authentication_token_expired",
-                "Failed to authenticate the request due to an expired token",
-            ),
-            AuthenticationError,
-            FailureKind.CREDENTIALS,
-            False,
-        ),
-        (
-            watsonx_error(404, "model_not_supported", "Model 'x' is not supported"),
-            ModelNotFoundError,
-            FailureKind.MODEL_NOT_FOUND,
-            False,
-        ),
-        (
-            watsonx_error(429, "too_many_requests", "Too many requests, please retry later"),
-            RateLimitError,
-            FailureKind.RATE_LIMITED,
-            True,
-        ),
-        (
-            watsonx_error(403, "token_quota_reached", "You have reached your token quota for this period"),
-            RateLimitError,
-            FailureKind.RATE_LIMITED,
-            False,
-        ),
-        (
-            watsonx_error(500, "internal_error", "Internal server error"),
-            ProviderServerError,
-            FailureKind.PROVIDER_ERROR,
-            True,
-        ),
-    ],
-    ids=["credentials", "model-not-found", "rate-limit", "quota", "server-error"],
+@error_cases(
+    credentials=watsonx_error(
+        401, "authentication_token_expired", "Failed to authenticate the request due to an expired token"
+    ),
+    model_not_found=watsonx_error(404, "model_not_supported", "Model 'x' is not supported"),
+    rate_limit=watsonx_error(429, "too_many_requests", "Too many requests, please retry later"),
+    quota=watsonx_error(403, "token_quota_reached", "You have reached your token quota for this period"),
+    server_error=watsonx_error(500, "internal_error", "Internal server error"),
 )
 async def test_error_kinds(
-    wx: FakeWatsonx,
-    server: FakeServer,
-    task: TaskType,
-    answer: FakeResponse,
-    error: type,
-    kind: FailureKind,
-    retryable: bool,
+    wx: FakeWatsonx, server: FakeServer, task: TaskType, answer: FakeResponse, expected: Any
 ) -> None:
     await call(wx, TaskType.TEXT_EMBEDDING)  # a token in the cache, so the failure hits the API call
     server.queue(answer)
-    with pytest.raises(error) as info:
+    with pytest.raises(ProviderError) as info:
         await call(wx, task)
-    assert info.value.kind is kind and info.value.retryable is retryable and info.value.provider_message
-    assert info.value.provider == "watsonxai" and CANARY not in str(info.value)
+    assert_kind(info.value, expected, provider="watsonxai", secret=CANARY)
 
 
 async def test_a_rate_limit_keeps_the_retry_hint(wx: FakeWatsonx, server: FakeServer) -> None:
