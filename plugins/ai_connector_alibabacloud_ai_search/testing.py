@@ -150,7 +150,7 @@ def connector(base_url: str, task_type: str, *, secret: str) -> tuple[dict[str, 
     """(providerConfig, providerSecrets) aiming a connector at the fake at `base_url`."""
     schema, host = base_url.split("://", 1)
     settings = {
-        "service_id": DEFAULT_SERVICE[task_type],
+        "service_id": DEFAULT_SERVICE.get(task_type, DEFAULT_SERVICE["completion"]),
         "host": host,
         "http_schema": schema,
         "workspace": WORKSPACE,
