@@ -78,6 +78,14 @@ REFUSED = [
     (" http://api.example.com/", CONTROL),
 ]
 PROVIDERS = sorted(builtin_registry().providers)
+# The providers whose Settings take a whole URL (`url`, format uri): the save-time table is about that
+# field. Services configured by a host name (watsonx's `url`, AlibabaCloud's `host`) are covered by the
+# run-time check every request goes through.
+URL_PROVIDERS = [
+    p
+    for p in PROVIDERS
+    if builtin_registry().get(p).settings_schema.get("properties", {}).get("url", {}).get("format") == "uri"
+]
 
 
 @pytest.fixture
@@ -92,7 +100,7 @@ async def open_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     await hosts.aclose()
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", URL_PROVIDERS)
 async def test_trick_urls_are_refused_at_save_naming_the_field(open_api: Any, provider: str) -> None:
     api = await open_api(ALLOWED)
     document = builtin_registry().get(provider)
@@ -117,7 +125,7 @@ async def test_trick_urls_are_refused_at_save_naming_the_field(open_api: Any, pr
     assert len(listed.json()) == len(accepted)  # nothing refused was stored
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", URL_PROVIDERS)
 async def test_a_connector_saved_before_the_list_narrowed_never_reaches_a_refused_host(
     open_api: Any, provider: str
 ) -> None:
