@@ -138,6 +138,7 @@ class ConnectorService:
             from ai_connector.runtime import Runtime
 
             runtime = Runtime(registry, settings.runtime_settings())
+            runtime.rate_limiter.workers = settings.workers or 1
         store: ConnectorStore | None = None
         try:
             await asyncio.to_thread(settings.home.mkdir, parents=True, exist_ok=True, mode=0o700)
