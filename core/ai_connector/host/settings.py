@@ -101,6 +101,7 @@ ENV_VARS: Mapping[str, str] = {
     "audit_flush_interval": "AI_CONNECTOR_AUDIT_FLUSH_INTERVAL",
     "revalidate_interval": "AI_CONNECTOR_REVALIDATE_INTERVAL",
     "workers": "AI_CONNECTOR_WORKERS",
+    "openai_api_prefix": "AI_CONNECTOR_OPENAI_API_PREFIX",
 }
 
 
@@ -141,6 +142,8 @@ class HostSettings:
     revalidate_interval: float = 1.0
     # `serve`'s worker processes (None: one per core); each takes 1/workers of every rate limit.
     workers: int | None = None
+    # Where `serve` answers OpenAI's API (`/v1/chat/completions`, ...); "" turns it off.
+    openai_api_prefix: str = "/v1"
 
     # ------------------------------------------------------------------------------------------
 
@@ -460,6 +463,15 @@ def _parse_transport(value: Any) -> str:
     return transport
 
 
+def _parse_prefix(value: Any) -> str:
+    prefix = _parse_str(value).rstrip("/")
+    if prefix.lower() in ("off", "none", "false"):
+        return ""
+    if prefix and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+        raise ValueError('must be a URL path such as "/v1" (or "off")')
+    return prefix
+
+
 def _parse_path(value: Any) -> Path:
     return Path(_parse_str(value)).expanduser()
 
@@ -515,6 +527,7 @@ _PARSERS: dict[str, Any] = {
     "audit_flush_interval": _parse_interval,
     "revalidate_interval": _parse_interval,
     "workers": _parse_workers,
+    "openai_api_prefix": _parse_prefix,
     "preconfigured": _parse_preconfigured,
     "provider_settings": _parse_provider_settings,
 }
