@@ -49,19 +49,26 @@ def run(
     the installed ones)."""
     import uvicorn
 
-    options = {"host": host, "port": port, "log_level": log_level, "server_header": False}
     if workers <= 1:
         from ai_connector.api import create_app
 
-        settings = dataclasses.replace(settings, workers=1)
-        uvicorn.run(create_app(settings=settings, registry=registry), **options)
+        app = create_app(settings=dataclasses.replace(settings, workers=1), registry=registry)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
         return
     # Workers rebuild everything from the environment, so what the parent decided goes there.
     exported = {ENV_VARS["workers"]: str(workers), ENV_VARS["home"]: str(settings.home)}
     before = {name: os.environ.get(name) for name in exported}
     os.environ.update(exported)
     try:
-        uvicorn.run("ai_connector.api.serving:worker_app", factory=True, workers=workers, **options)
+        uvicorn.run(
+            "ai_connector.api.serving:worker_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            server_header=False,
+        )
     finally:
         for name, value in before.items():
             if value is None:
