@@ -11,12 +11,6 @@ import click
 
 __all__ = ["cli", "main"]
 
-# `import httpx` also imports httpx's own command line (with Rich and Pygments) whenever click and
-# rich are installed; this process never runs it. A None entry makes that import fail, and httpx
-# then does without it, as it does when they are not installed (about 0.1 s of every start).
-if "httpx._main" not in sys.modules:
-    sys.modules["httpx._main"] = None  # type: ignore[assignment]
-
 # command name -> "module:attribute"; loaded on use.
 COMMANDS: dict[str, str] = {
     "providers": "ai_connector.cli.catalog:providers",

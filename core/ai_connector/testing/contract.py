@@ -41,8 +41,11 @@ __all__ = ["CANARY", "HEAVY_MODULES", "ProviderContract"]
 CANARY = "canary-secret-7d41e9b2c6a0f385"
 
 # Modules a provider must not import while registering (they cost hundreds of ms at host start).
-# Not rich: httpx itself imports it whenever it is installed (for its own CLI).
+# Rich, Pygments and click too: `ai_connector` keeps httpx from importing its CLI, which used them.
 HEAVY_MODULES = (
+    "rich",
+    "pygments",
+    "click",
     "botocore",
     "boto3",
     "google.auth",
