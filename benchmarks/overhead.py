@@ -17,6 +17,8 @@ through:
        aiohttp client (no validation, no policy; `openai_route.py --relay`): what an HTTP hop in
        Python costs at all
   (d)  `ai-connector serve --workers 1` over HTTP (`POST /api/actions/connector/{id}/_execute`)
+  (d0) the same app on uvicorn's pure-Python stack (asyncio loop, h11), as `serve` ran before
+       uvloop and httptools were dependencies
   (p)  the openai SDK and (e) litellm, when installed (`pip install ai-connector[benchmark]`)
 and, at concurrency 32 on the small answer, (d) against (d2) `serve --workers 2`.
 
@@ -401,6 +403,23 @@ async def run(
 
 
 SERVE1, SERVE2 = "(d) serve --workers 1", "(d2) serve --workers 2"
+SERVE0 = "(d0) serve, asyncio + h11"
+
+
+def start_plain_serve(home: Path) -> tuple[subprocess.Popen[bytes] | None, str | None, str]:
+    """The serve app on uvicorn with the asyncio loop and h11 (uvicorn's own command line)."""
+    port = free_port()
+    env = {**os.environ, **service_env(home), "AI_CONNECTOR_WORKERS": "1"}
+    command = [sys.executable, "-m", "uvicorn", "--factory", "ai_connector.api.serving:worker_app"]
+    command += ["--loop", "asyncio", "--http", "h11", "--no-server-header", "--log-level", "warning"]
+    proc = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/api/actions/connector_types", 30)
+    except RuntimeError:
+        proc.kill()
+        return None, None, "skipped: did not start"
+    return proc, base, ""
 
 
 def via_litellm(base: str, stream: bool) -> Call:  # pragma: no cover - litellm is not installed here
@@ -521,6 +540,9 @@ def report(got: dict[tuple[str, str, int], list[Result]], skipped: list[str]) ->
         ratio = paired(SERVE1, relay, kind, 16)
         if ratio is not None:
             print(f"  {SERVE1} / {relay}, c16 {kind}: {ratio:.2f}x [goal >= 0.6]")
+        ratio = paired(SERVE0, relay, kind, 16)
+        if ratio is not None:
+            print(f"  {SERVE0} / {relay}, c16 {kind}: {ratio:.2f}x (before uvloop and httptools)")
     ratio = paired(SERVE2, SERVE1, "small", 32)
     if ratio is not None:
         print(f"  {SERVE2} / {SERVE1}, c32 small: {ratio:.2f}x [goal >= 1.6 where the cores allow]")
@@ -551,8 +573,13 @@ def main() -> None:
                 )
                 relay = f"http://127.0.0.1:{relay_port}"
                 wait_http(relay + "/health")
-                for label, workers in ((SERVE1, 1), (SERVE2, 2)):
-                    proc, serve_base, note = start_serve(home / label[1:3], workers)
+                starts = (
+                    (SERVE0, lambda: start_plain_serve(home / "d0")),
+                    (SERVE1, lambda: start_serve(home / "d1", 1)),
+                    (SERVE2, lambda: start_serve(home / "d2", 2)),
+                )
+                for label, start in starts:
+                    proc, serve_base, note = start()
                     if proc is None or serve_base is None:
                         print(f"{label}: {note}")
                         continue
