@@ -13,6 +13,8 @@ through:
   (c)  a saved connector via the Python API (`ConnectorService`: ready state, rate limiter, retry
        wrapper, SSE parsing, Kibana aggregation / chunk rendering)
   (c') the Runtime alone on a validated connector (c without the store), for each transport
+  (c-) (c) with the execution log off, and (c+) with the Prometheus and OpenTelemetry exports on
+       (the OpenTelemetry API's default no-op providers): what recording each execution costs
   (r)  a minimal relay: an aiohttp server forwarding the same OpenAI request to the fake with an
        aiohttp client (no validation, no policy; `openai_route.py --relay`): what an HTTP hop in
        Python costs at all
@@ -374,10 +376,20 @@ async def run(
         makers["(b) raw httpx"] = lambda s: raw_httpx(plain, url, streamed if s else small, s)
         over = await stack.enter_async_context(httpx.AsyncClient(transport=AiohttpTransport()))
         makers["(b') raw httpx, aiohttp tr."] = lambda s: raw_httpx(over, url, streamed if s else small, s)
-        service = await open_service(home, registry)
-        stack.push_async_callback(service.aclose)
-        created = await service.create(doc)
-        makers["(c) ConnectorService"] = lambda s: via_service(service, created["id"], s)
+        variants = (
+            ("(c) ConnectorService", "service", {}),
+            ("(c-) ConnectorService, no log", "service-nolog", {"AI_CONNECTOR_EXECUTION_LOG": "false"}),
+            (
+                "(c+) ConnectorService, exports",
+                "service-exports",
+                {"AI_CONNECTOR_METRICS": "prometheus,otel"},
+            ),
+        )
+        for label, subdir, env in variants:
+            service = await open_service(home / subdir, registry, env)
+            stack.push_async_callback(service.aclose)
+            created = await service.create(doc)
+            makers[label] = lambda s, svc=service, cid=created["id"]: via_service(svc, cid, s)
         for transport in ("aiohttp", "httpx"):
             rt = await stack.enter_async_context(Runtime(registry, RuntimeSettings(transport=transport)))
             makers[f"(c') Runtime [{transport}]"] = lambda s, rt=rt: via_runtime(rt, validated, s)
@@ -443,14 +455,22 @@ def via_litellm(base: str, stream: bool) -> Call:  # pragma: no cover - litellm 
     return call
 
 
-async def open_service(home: Path, registry: Any) -> Any:
+async def open_service(home: Path, registry: Any, env: dict[str, str] | None = None) -> Any:
+    from ai_connector.host.service import ConnectorService
+    from ai_connector.host.settings import HostSettings
+
+    settings = HostSettings.load(env=service_env(home))
+    env = env or {}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the execution log's settings are read from the environment at open
     try:
-        from ai_connector.host.service import ConnectorService
-        from ai_connector.host.settings import HostSettings
-    except ImportError:
-        return None
-    settings = HostSettings.load(env=service_env(home / "service"))
-    return await ConnectorService.open(settings, registry=registry)
+        return await ConnectorService.open(settings, registry=registry)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def service_env(home: Path) -> dict[str, str]:
