@@ -350,6 +350,7 @@ def test_serve_generates_a_key_file_and_prints_where_it_is_not_the_key(home, mon
 
     runs: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append({"app": app, **kw}))
+    monkeypatch.setenv("AI_CONNECTOR_WORKERS", "1")  # one in-process app to start here
     first = invoke("serve", "--port", "5999")
     assert first.exit_code == 0, first.output
     key_file = home / "api-key"

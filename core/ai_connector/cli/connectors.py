@@ -731,12 +731,16 @@ def _with_api_keys(settings: Any, keys: dict[str, str]) -> Any:
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 512),
+    default=None,
+    help="Worker processes sharing the store [default: AI_CONNECTOR_WORKERS, else one per core].",
+)
 @_handle_errors
-def serve(host: str, port: int, log_level: str) -> None:
+def serve(host: str, port: int, log_level: str, workers: int | None) -> None:
     """Serve the HTTP API (Kibana's connector routes) and the web page."""
-    import uvicorn
-
-    from ai_connector.api import create_app
+    from ai_connector.api import serving
     from ai_connector.api.auth import ensure_api_key_file
     from ai_connector.host.service import ConnectorService
 
@@ -771,8 +775,16 @@ def serve(host: str, port: int, log_level: str) -> None:
         )
     shown = f"[{host}]" if ":" in host else host
     err(f"Web page: http://{shown}:{port}/   API docs: http://{shown}:{port}/api/docs")
-    app = create_app(settings=settings, registry=_load_registry())
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    workers = workers or serving.default_workers(settings)
+    err(f"Workers: {workers}")
+    serving.run(
+        settings,
+        host=host,
+        port=port,
+        log_level=log_level,
+        workers=workers,
+        registry=_load_registry(),
+    )
 
 
 @click.command("rotate-key")

@@ -101,6 +101,7 @@ ENV_VARS: Mapping[str, str] = {
     "audit_log_path": "AI_CONNECTOR_AUDIT_LOG",
     "audit_flush_interval": "AI_CONNECTOR_AUDIT_FLUSH_INTERVAL",
     "revalidate_interval": "AI_CONNECTOR_REVALIDATE_INTERVAL",
+    "workers": "AI_CONNECTOR_WORKERS",
     "openai_api_prefix": "AI_CONNECTOR_OPENAI_API_PREFIX",
 }
 
@@ -142,6 +143,8 @@ class HostSettings:
     # How long a host may run a saved connector from its in-memory state before checking the
     # stored row again (0: check on every execute). Bounds how stale another host's change can be.
     revalidate_interval: float = 1.0
+    # `serve`'s worker processes (None: one per core); each takes 1/workers of every rate limit.
+    workers: int | None = None
     # Where `serve` answers OpenAI's API (`/v1/chat/completions`, ...); "" turns it off.
     openai_api_prefix: str = "/v1"
 
@@ -441,6 +444,12 @@ def _parse_interval(value: Any) -> float:
     return seconds
 
 
+def _parse_workers(value: Any) -> int:
+    if isinstance(value, bool) or int(value) < 1:
+        raise ValueError("must be a positive integer")
+    return int(value)
+
+
 def _parse_attempts(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be an integer from 1 to 10")
@@ -521,6 +530,7 @@ _PARSERS: dict[str, Any] = {
     "audit_log_path": _parse_path,
     "audit_flush_interval": _parse_interval,
     "revalidate_interval": _parse_interval,
+    "workers": _parse_workers,
     "openai_api_prefix": _parse_prefix,
     "preconfigured": _parse_preconfigured,
     "provider_settings": _parse_provider_settings,

@@ -2,7 +2,9 @@
 
 One row per connector. `config` is stored as canonical JSON text (not a JSON column) because it is
 bound into the secrets' AEAD associated data byte for byte; `secrets` holds the ciphertext token
-(NULL when a connector has none, which the API reports as `is_missing_secrets`). An integer `version`
+(NULL when a connector has none). Beside it, what a list needs without decrypting (Kibana keeps
+`isMissingSecrets` in the saved object's attributes for the same reason): `is_missing_secrets` and
+the id of the key the token names (`secrets_key_id`). An integer `version`
 makes every change optimistic: UPDATE/DELETE run `WHERE version = :expected`, and zero rows on a
 connector that still exists is a ConflictError (409) — two hosts never silently overwrite each other.
 
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     Integer,
@@ -50,6 +53,7 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -69,11 +73,11 @@ from ai_connector.host.errors import (
     StorageReadOnlyError,
 )
 
-__all__ = ["SCHEMA_VERSION", "ConnectorStore", "StoredConnector"]
+__all__ = ["SCHEMA_VERSION", "ConnectorStore", "ListedConnector", "StoredConnector"]
 
 log = logging.getLogger("ai_connector.host.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _ADVISORY_LOCK = 0x41494331  # "AIC1": serialises migrations of hosts sharing a PostgreSQL database
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -104,6 +108,8 @@ connectors_table = Table(
     Column("last_test_message", Text, nullable=True),
     Column("last_test_failure", String(40), nullable=True),
     Column("last_test_latency_ms", Float, nullable=True),
+    Column("is_missing_secrets", Boolean, nullable=False, server_default=text("false")),
+    Column("secrets_key_id", String(64), nullable=True),
 )
 
 
@@ -134,6 +140,36 @@ class StoredConnector:
     def key_id(self) -> str | None:
         """The id of the key the secrets were encrypted with."""
         return SecretCipher.key_id_of(self.secrets) if self.secrets else None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedConnector:
+    """What a list answers from, without the secrets token: `is_missing_secrets` as stored (no
+    secrets saved) and the key id the token names (the reader checks it against its keys)."""
+
+    id: str
+    name: str
+    config: Mapping[str, Any]
+    is_missing_secrets: bool
+    secrets_key_id: str | None
+
+
+_LISTED_COLUMNS = (
+    connectors_table.c.id,
+    connectors_table.c.name,
+    connectors_table.c.config,
+    connectors_table.c.is_missing_secrets,
+    connectors_table.c.secrets_key_id,
+)
+
+
+def _secrets_columns(secrets: str | None) -> dict[str, Any]:
+    """The secrets token and the columns derived from it, written together."""
+    return {
+        "secrets": secrets,
+        "is_missing_secrets": secrets is None,
+        "secrets_key_id": SecretCipher.key_id_of(secrets) if secrets else None,
+    }
 
 
 def _row(row: Any) -> StoredConnector:
@@ -169,7 +205,25 @@ def _migrate_v1(conn: Connection) -> None:
     conn.execute(CreateTable(connectors_table, if_not_exists=True))
 
 
-MIGRATIONS = ((1, _migrate_v1),)
+def _migrate_v2(conn: Connection) -> None:
+    """`is_missing_secrets` and `secrets_key_id` beside the token, filled from existing rows."""
+    present = {c["name"] for c in inspect(conn).get_columns("connectors")}
+    if "is_missing_secrets" not in present:
+        conn.execute(
+            text("ALTER TABLE connectors ADD COLUMN is_missing_secrets BOOLEAN NOT NULL DEFAULT false")
+        )
+    if "secrets_key_id" not in present:
+        conn.execute(text("ALTER TABLE connectors ADD COLUMN secrets_key_id VARCHAR(64)"))
+    table = connectors_table
+    conn.execute(update(table).where(table.c.secrets.is_(None)).values(is_missing_secrets=True))
+    rows = conn.execute(select(table.c.id, table.c.secrets).where(table.c.secrets.is_not(None))).all()
+    for cid, token in rows:
+        conn.execute(
+            update(table).where(table.c.id == cid).values(secrets_key_id=SecretCipher.key_id_of(token))
+        )
+
+
+MIGRATIONS = ((1, _migrate_v1), (2, _migrate_v2))
 
 
 class ConnectorStore:
@@ -311,6 +365,19 @@ class ConnectorStore:
             rows = conn.execute(select(connectors_table).order_by(connectors_table.c.id)).all()
         return [_row(r) for r in rows]
 
+    def listing(self, *, after: str | None = None, limit: int | None = None) -> list[ListedConnector]:
+        """Stored connectors in id order as a list needs them (no secrets token), from after `after`
+        (keyset pagination), at most `limit`."""
+        query = select(*_LISTED_COLUMNS).order_by(connectors_table.c.id)
+        if after is not None:
+            query = query.where(connectors_table.c.id > after)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        loads = json.loads
+        return [ListedConnector(r[0], r[1], loads(r[2]), bool(r[3]), r[4]) for r in rows]
+
     def batches(self, batch_size: int = 1000) -> Iterator[list[StoredConnector]]:
         """Every stored connector in id order, `batch_size` at a time (keyset pagination)."""
         after: str | None = None
@@ -356,7 +423,7 @@ class ConnectorStore:
             "name": name,
             "connector_type_id": connector_type_id,
             "config": canonical_json(dict(config)),
-            "secrets": secrets,
+            **_secrets_columns(secrets),
             "version": 1,
             "created_at": now,
             "updated_at": now,
@@ -393,7 +460,7 @@ class ConnectorStore:
                 .values(
                     name=name,
                     config=canonical_json(dict(config)),
-                    secrets=secrets,
+                    **_secrets_columns(secrets),
                     version=connectors_table.c.version + 1,
                     updated_at=_now(),
                     updated_by=user,
@@ -426,7 +493,7 @@ class ConnectorStore:
                 update(connectors_table)
                 .where(connectors_table.c.id == connector_id)
                 .where(connectors_table.c.version == expected_version)
-                .values(secrets=secrets)
+                .values(**_secrets_columns(secrets))
             ).rowcount
         return changed == 1
 
