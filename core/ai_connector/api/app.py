@@ -17,7 +17,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -27,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import ai_connector
 from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
+from ai_connector.api.page import install_page
 from ai_connector.api.routes import execute_response, router
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ log = logging.getLogger("ai_connector.api")
 
 # Everything under these needs an API key; the web page and the OpenAPI document do not.
 PROTECTED_PREFIXES = ("/api/actions", "/internal/")
-STATIC_DIR = Path(__file__).parent / "static"
 
 
 class AuthMiddleware:
@@ -217,7 +216,7 @@ def create_app(
             "mutating calls need a `kbn-xsrf` header."
         ),
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # the page module serves Swagger UI from bundled assets (offline)
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -228,6 +227,7 @@ def create_app(
         keys = getattr(source, "api_keys", None)
     app.state.auth = ApiKeyAuth(keys) if keys is not None else None
     install_error_handlers(app)
+    install_page(app)
     app.include_router(router)
     app.add_middleware(ExecuteFastPath, api=app)
     app.add_middleware(AuthMiddleware, api=app)  # added last: runs first

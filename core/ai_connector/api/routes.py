@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ai_connector.api.auth import Principal, unauthorized_message
@@ -484,15 +484,3 @@ class EventStreamResponse(StreamingResponse):
             return
         if self.background is not None:
             await self.background()
-
-
-# ---------------------------------------------------------------------------------------------
-# The web page
-
-
-@router.get("/", include_in_schema=False)
-async def index() -> HTMLResponse:
-    """The Kibana-style *Create connector* flow, rendered from `/internal/_inference/_services`."""
-    from ai_connector.api.app import STATIC_DIR
-
-    return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"))

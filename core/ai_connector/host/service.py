@@ -650,8 +650,10 @@ class ConnectorService:
         *,
         user: str | None = None,
         expected_version: int | None = None,
+        keep_secrets: bool = False,
     ) -> dict[str, Any]:
-        """Replace name, config and secrets (Kibana's PUT: secrets must be sent again).
+        """Replace name, config and secrets (Kibana's PUT: secrets must be sent again; with
+        `keep_secrets`, a body without providerSecrets keeps the stored ones, as the web page's edit).
 
         Provider, task type and inference endpoint id are fixed (400 if changed; omitted ones are
         kept). With `expected_version` the update applies only to that version; without it, to the
@@ -705,7 +707,10 @@ class ConnectorService:
                 if errors:
                     raise BadRequestError(f"error validating connector config: {_field_text(errors)}", errors)
             self._gate(record.config.get("provider"))
-            document = {"name": body.get("name"), "config": config, "secrets": body.get("secrets", {})}
+            secrets = body.get("secrets", {})
+            if keep_secrets and not (isinstance(secrets, Mapping) and secrets.get("providerSecrets")):
+                secrets = {"providerSecrets": self._decrypt(record)}
+            document = {"name": body.get("name"), "config": config, "secrets": secrets}
             if document["name"] is None:
                 del document["name"]
             validated = self._validate(document, connector_id)
