@@ -19,7 +19,7 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from ai_connector.errors import ConfigValidationError, FieldError
+from ai_connector.errors import ConfigValidationError, FieldError, HostNotAllowedError
 from ai_connector.schemas_access import load_schema
 from ai_connector.types import InferenceEndpoint, Provider, Secrets, TaskType, thaw
 
@@ -578,7 +578,7 @@ def check_urls(connector: ValidatedConnector, policy: UrlPolicy, host_settings: 
                     "config.providerConfig.url",
                     "url",
                     "URL",
-                    f'target url "{url}" is not added to the allowed_hosts of this host',
+                    HostNotAllowedError.message_for(url),
                 )
             )
     if errors:
