@@ -84,7 +84,8 @@ class _Abort(Exception):
 class FakeServer:
     """A local HTTP server whose routes answer with FakeResponses; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0) -> None:
+        self.port = port  # 0: a free port (what tests want); `ai-connector fake --port` picks one
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
@@ -196,12 +197,13 @@ class FakeServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> FakeServer:
-        """Start serving on a free port of 127.0.0.1; returns once it accepts connections."""
+        """Start serving on 127.0.0.1 (a free port unless one was given); returns once it accepts
+        connections."""
         import uvicorn
 
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind(("127.0.0.1", self.port))
         config = uvicorn.Config(
             self._app,
             interface="asgi3",
