@@ -151,8 +151,8 @@ def test_create_with_invalid_settings_is_one_error_line(home, server) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
-        "error: error validating connector config: [config.providerConfig.model_id]: Model ID is "
-        "required; [secrets.providerSecrets.api_key]: API Key is required\n"
+        "error: config.providerConfig.model_id: Model ID is required; "
+        "secrets.providerSecrets.api_key: API Key is required\n"
     )
 
 

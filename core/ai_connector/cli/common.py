@@ -55,11 +55,14 @@ class CliError(click.ClickException):
 
 
 def describe(exc: BaseException) -> str:
-    """One readable line for any error (host errors carry Kibana's text, field errors included)."""
-    from ai_connector.errors import ConfigValidationError
+    """One readable line for any error: the field errors themselves (`path: message; ...`) when it
+    has them (Kibana's "error validating connector config: [path]: ..." says them once more), else
+    the host's text."""
+    from ai_connector.errors import ConfigValidationError, FieldError
 
-    if isinstance(exc, ConfigValidationError):
-        text = "; ".join(f"{e.path}: {e.message}" if e.path else e.message for e in exc.errors)
+    errors = exc.errors if isinstance(exc, ConfigValidationError) else getattr(exc, "errors", ())
+    if errors and all(isinstance(e, FieldError) for e in errors):
+        text = "; ".join(f"{e.path}: {e.message}" if e.path else e.message for e in errors)
     else:
         message = getattr(exc, "message", None)
         text = message if isinstance(message, str) and message else str(exc)

@@ -90,8 +90,8 @@ def _request_error(exc: BaseException, request: httpx.Request) -> httpx.Transpor
 
 
 def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
-    """"cannot connect to host:port: Connection refused", not aiohttp's "... ssl:default [Connect
-    call failed ('127.0.0.1', 9)]" (which says `ssl` even for a plain-HTTP URL)."""
+    """`cannot connect to host:port: Connection refused`, not aiohttp's `... ssl:default [Connect
+    call failed ('127.0.0.1', 9)]` (which says `ssl` even for a plain-HTTP URL)."""
     errno = getattr(exc.os_error, "errno", None)
     if isinstance(errno, int) and errno > 0:
         reason = os.strerror(errno)
