@@ -3,6 +3,7 @@ fresh pages that fail their test on any console error or refused request (see e2
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -48,16 +49,25 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+def strict_csp(route: object) -> None:
+    response = route.fetch()
+    headers = dict(response.headers)
+    headers.setdefault("content-security-policy", "default-src 'self'")
+    route.fulfill(response=response, headers=headers)
+
+
 @pytest.fixture
 def new_page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     """`new_page(url, phone=False)`: a fresh context (no stored key) on the page; asserts at the end
-    that nothing failed in it."""
+    that nothing failed in it. The page itself (`/`) is held to `default-src 'self'` when the host
+    sends no Content-Security-Policy of its own, so an inline script or style would fail the test."""
     contexts: list[tuple[object, PageProblems]] = []
 
     def open_page(url: str, *, phone: bool = False) -> object:
         context = browser.new_context(viewport=PHONE if phone else DESKTOP)
         page = context.new_page()
         page.set_default_timeout(30_000)  # generous: a loaded machine
+        page.route(re.compile(r"^http://127\.0\.0\.1:\d+/(\?.*)?$"), strict_csp)
         problems = PageProblems(page, url)
         contexts.append((context, problems))
         page.goto(url)

@@ -337,7 +337,9 @@ def test_the_page_is_usable_at_phone_width(host: ServeProcess, fake: FakeServer,
 
 
 def test_the_favicon_and_the_static_files_are_served(host: ServeProcess, new_page) -> None:
-    page = new_page(host.url)
+    page = new_page("about:blank")
+    response = page.goto(host.url)
+    assert "default-src 'self'" in response.headers["content-security-policy"]  # and nothing failed
     icon = page.locator('link[rel="icon"]').get_attribute("href")
     response = page.request.get(host.url + icon)
     assert response.status == 200 and response.headers["content-type"].startswith("image/svg+xml")
