@@ -137,8 +137,11 @@ function applyMode() {
 
 const PREFIX = /^(config\.providerConfig|secrets\.providerSecrets|config\.taskTypeConfig|config)\./;
 
+const OWN_INPUTS = { name: "name", service: "service", contextWindowLength: "cwl" };
+const inputFor = (key) => $(OWN_INPUTS[key] || "f-" + key);
+
 function setError(key, message) {
-  const input = key === "name" ? $("name") : key === "contextWindowLength" ? $("cwl") : $("f-" + key);
+  const input = inputFor(key);
   const line = $("e-" + key);
   if (!line) return false;
   line.textContent = message;
@@ -147,8 +150,7 @@ function setError(key, message) {
 }
 
 function clearError(key) {
-  const input = key === "name" ? $("name") : key === "service" ? $("service")
-    : key === "contextWindowLength" ? $("cwl") : $("f-" + key);
+  const input = inputFor(key);
   const line = $("e-" + key);
   if (line) line.textContent = "";
   if (input) { input.classList.remove("invalid"); input.removeAttribute("aria-invalid"); }
@@ -161,9 +163,22 @@ function clearErrors() {
   });
 }
 
-// Put each field error on its field; return the ones no field on the form shows.
+// Put each field error on its field (opening a closed section that holds one) and move the focus
+// to the first; return the errors no field on the form shows.
 function markErrors(errors) {
-  return errors.filter((e) => !setError((e.path || "").replace(PREFIX, ""), e.message));
+  const rest = errors.filter((e) => !setError((e.path || "").replace(PREFIX, ""), e.message));
+  const first = document.querySelector("#connector-form .invalid");
+  if (first) {
+    const section = first.closest("details");
+    if (section) section.open = true;
+    first.focus();
+  }
+  return rest;
+}
+
+function report(kind, text) {
+  showResult("result", kind, text);
+  $("result").scrollIntoView({ block: "nearest" });
 }
 
 // ---- collect, save, test ---------------------------------------------------------------------
@@ -226,16 +241,18 @@ async function saveAndTest(event) {
       showEditing(saved);
     }
     state.onSaved();
-    showResult("result", "info", `Saved “${saved.name}”. Testing…`);
+    report("info", `Saved “${saved.name}”. Testing…`);
     const test = await api("POST", connectorPath(saved.id, "/_test"));
     const { ok, text } = describeTest(test);
-    showResult("result", ok ? "ok" : "bad", text);
+    report(ok ? "ok" : "bad", text);
     state.onSaved();
   } catch (e) {
     const rest = e instanceof ApiError ? markErrors(e.fieldErrors) : [];
     const text = e instanceof ApiError && e.fieldErrors.length && rest.length === 0
       ? "Correct the highlighted fields." : e.message;
     showResult("result", "bad", text);
+    // the focus is on the first bad field when there is one; else bring the message into view
+    if (!document.activeElement.classList.contains("invalid")) $("result").scrollIntoView({ block: "nearest" });
   } finally {
     $("save").disabled = false;
   }

@@ -2,6 +2,7 @@
 import { ApiError, api, session } from "./api.js";
 import { $ } from "./dom.js";
 import { editedConnector, initForm, openCreate, openEdit, setServices } from "./form.js";
+import { showExecutionLog } from "./execlog.js";
 import { initList, refreshList } from "./list.js";
 import { initTestTab, showTestTab } from "./testtab.js";
 
@@ -13,10 +14,7 @@ function selectTab(name) {
     $(panel).hidden = tab !== name;
   }
   if (name === "test") showTestTab(editedConnector());
-  if (name === "log") {
-    // Kibana's execution log (outcome, duration, tokens) is not served by this host yet.
-    $("log-body").textContent = "The execution log is not available on this host yet.";
-  }
+  if (name === "log") showExecutionLog(editedConnector());
 }
 
 function openFlyout(connector, tab) {
