@@ -15,7 +15,12 @@ export function showTestTab(c) {
   clearResult("run-status");
 }
 
-const failure = (r) => [r.message || "The connector failed", r.service_message].filter(Boolean).join(": ");
+// Kibana's execute failure: `errorSource` says whose fault it is, `retry` whether trying again may help.
+function failure(r) {
+  const source = r.errorSource === "user" ? "the connector or the request" : "the host";
+  const kind = `Run failed (${source}${r.retry ? "; retrying may help" : ""})`;
+  return `${kind}: ${[r.message || "the connector failed", r.service_message].filter(Boolean).join(": ")}`;
+}
 
 function paramsFor(task, text) {
   if (task === "completion") return { subAction: "completion", subActionParams: { input: text } };
@@ -59,7 +64,7 @@ async function streamChat(text) {
     }
   });
   if (answer && answer.status === "error") throw new Error(failure(answer));
-  if (failed) throw new Error(`(${failed.type}) ${failed.message}`);
+  if (failed) throw new Error(`Run failed (${failed.type}${failed.retry ? "; retrying may help" : ""}): ${failed.message}`);
 }
 
 async function run() {
