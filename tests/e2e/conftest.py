@@ -17,10 +17,10 @@ from e2e_harness import (
     ServeProcess,
     chromium_path,
     expected_console_line,
-    openai_testing,
     playwright_sync,
 )
 
+import ai_connector_openai.testing as openai_testing
 from ai_connector.testing import FakeServer
 
 

@@ -19,10 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
+import playwright.sync_api as playwright_sync  # the `test` extra: these tests never skip
 import pytest
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-openai_testing = pytest.importorskip("ai_connector_openai.testing")
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 GOOD_KEY = "sk-e2e-good-key-0123456789abcdef"

@@ -10,9 +10,10 @@ import re
 from typing import Any
 
 import pytest
-from e2e_harness import ALL_KEY, GOOD_KEY, READ_KEY, ServeProcess, openai_testing, shot, sign_in
+from e2e_harness import ALL_KEY, GOOD_KEY, READ_KEY, ServeProcess, shot, sign_in
 from playwright.sync_api import Page, expect
 
+import ai_connector_openai.testing as openai_testing
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 
 SLOW_PIECES = ("Streaming", " one", " token", " at", " a", " time")
