@@ -5,18 +5,18 @@ redacts every known secret value from provider errors before they leave a call."
 from __future__ import annotations
 
 import email.utils
+import enum
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from ai_connector.types import FailureKind
 
 __all__ = [
     "AIConnectorError",
     "AuthenticationError",
     "ConfigValidationError",
     "ContextWindowExceededError",
+    "FailureKind",
     "FieldError",
     "HostNotAllowedError",
     "InvalidRequestError",
@@ -28,11 +28,27 @@ __all__ = [
     "ProviderTimeoutError",
     "RateLimitError",
     "StreamInterruptedError",
+    "UnknownProviderError",
     "UnreachableError",
     "UnsupportedTaskError",
     "error_for_status",
     "parse_retry_after",
 ]
+
+
+class FailureKind(enum.StrEnum):
+    """Why a call or a *Save & test* failed, so a UI can say what to fix."""
+
+    CREDENTIALS = "credentials"  # 401/403: the key or token was refused
+    MODEL_NOT_FOUND = "model_not_found"  # unknown model, deployment or inference endpoint
+    UNREACHABLE = "unreachable"  # DNS, connection refused, TLS, timeout before an answer
+    RATE_LIMITED = "rate_limited"  # 429 or the connector's own rate limit
+    INVALID_RESPONSE = "invalid_response"  # the provider answered something we cannot read
+    INVALID_REQUEST = "invalid_request"  # 400/422: the provider refused the request's content
+    TIMEOUT = "timeout"  # the host's timeout ran out while waiting
+    PROVIDER_ERROR = "provider_error"  # 5xx and other failures on the provider's side
+    HOST_NOT_ALLOWED = "host_not_allowed"  # the host's allowedHosts policy refused the URL
+    CONFIG = "config"  # the connector's settings are invalid
 
 
 class AIConnectorError(Exception):
@@ -71,6 +87,14 @@ class ConfigValidationError(AIConnectorError, ValueError):
 
 class PluginLoadError(AIConnectorError):
     """A plugin could not be loaded (raised only in strict mode; otherwise it is reported and skipped)."""
+
+
+class UnknownProviderError(AIConnectorError, LookupError):
+    """No loaded provider has this id."""
+
+    def __init__(self, provider_id: str, known: Sequence[str]) -> None:
+        self.provider_id = provider_id
+        super().__init__(f"unknown provider {provider_id!r}; available: {', '.join(known) or 'none'}")
 
 
 class UnsupportedTaskError(AIConnectorError):

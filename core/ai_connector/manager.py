@@ -16,13 +16,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 
-from ai_connector.errors import AIConnectorError, PluginLoadError
+from ai_connector.errors import PluginLoadError, UnknownProviderError
 from ai_connector.hookspecs import PROJECT, AIConnectorSpecs
-from ai_connector.types import Provider, TaskType, thaw
+from ai_connector.types import Provider
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -36,14 +36,6 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "ai_connector.providers"
 log = logging.getLogger("ai_connector.plugins")
-
-
-class UnknownProviderError(AIConnectorError, LookupError):
-    """No loaded provider has this id."""
-
-    def __init__(self, provider_id: str, known: Sequence[str]) -> None:
-        self.provider_id = provider_id
-        super().__init__(f"unknown provider {provider_id!r}; available: {', '.join(known) or 'none'}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +213,7 @@ def load_registry(
         try:
             found: list[Provider] = []
             for impl in impls:
-                result = impl.function()
+                result = cast("Iterable[Provider] | None", impl.function())
                 found.extend(list(result) if result is not None else [])
         except Exception as exc:
             fail(cand, f"ai_connector_providers() raised {type(exc).__name__}: {exc}")
@@ -267,16 +259,6 @@ def load_registry(
 def default_registry() -> ProviderRegistry:
     """The process-wide registry from installed entry points (cached; `default_registry.cache_clear()`)."""
     return load_registry()
-
-
-def descriptor_task_types(provider: Provider) -> list[str]:
-    """The provider's task types in a stable order (the TaskType enum's)."""
-    return [t.value for t in TaskType if t in provider.task_types]
-
-
-def schema_dict(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A frozen provider schema as a plain dict."""
-    return thaw(schema)
 
 
 def provider_host_settings(

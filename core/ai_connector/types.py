@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ai_connector.errors import FailureKind  # defined with the errors that carry it; re-exported
+
 if TYPE_CHECKING:
     from ai_connector.context import CallContext
 
@@ -43,21 +45,6 @@ class TaskType(enum.StrEnum):
     TEXT_EMBEDDING = "text_embedding"
     SPARSE_EMBEDDING = "sparse_embedding"
     RERANK = "rerank"
-
-
-class FailureKind(enum.StrEnum):
-    """Why a call or a *Save & test* failed, so a UI can say what to fix."""
-
-    CREDENTIALS = "credentials"  # 401/403: the key or token was refused
-    MODEL_NOT_FOUND = "model_not_found"  # unknown model, deployment or inference endpoint
-    UNREACHABLE = "unreachable"  # DNS, connection refused, TLS, timeout before an answer
-    RATE_LIMITED = "rate_limited"  # 429 or the connector's own rate limit
-    INVALID_RESPONSE = "invalid_response"  # the provider answered something we cannot read
-    INVALID_REQUEST = "invalid_request"  # 400/422: the provider refused the request's content
-    TIMEOUT = "timeout"  # the host's timeout ran out while waiting
-    PROVIDER_ERROR = "provider_error"  # 5xx and other failures on the provider's side
-    HOST_NOT_ALLOWED = "host_not_allowed"  # the host's allowedHosts policy refused the URL
-    CONFIG = "config"  # the connector's settings are invalid
 
 
 _PROVIDER_ID = re.compile(r"^[a-z][a-z0-9_\-]{1,63}$")

@@ -12,22 +12,23 @@ import json
 import secrets as _random
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from ai_connector.errors import ConfigValidationError, FieldError, HostNotAllowedError
+from ai_connector.errors import ConfigValidationError, FieldError, HostNotAllowedError, UnknownProviderError
 from ai_connector.schemas_access import load_schema
 from ai_connector.types import InferenceEndpoint, Provider, Secrets, TaskType, thaw
 
 if TYPE_CHECKING:
-    from ai_connector.manager import ProviderRegistry
     from ai_connector.urlpolicy import UrlPolicy
 
+
 __all__ = [
+    "ProviderLookup",
     "ValidatedConnector",
     "check_provider_schemas",
     "effective_schema",
@@ -36,6 +37,15 @@ __all__ = [
     "unflatten",
     "validate_connector",
 ]
+
+
+class ProviderLookup(Protocol):
+    """What validation needs of a registry (`manager.ProviderRegistry` is one): a provider by id."""
+
+    def get(self, provider_id: str) -> Provider:
+        """The provider; UnknownProviderError when none has this id."""
+        ...
+
 
 _FORMATS = FormatChecker(formats=())
 
@@ -434,7 +444,7 @@ def _generate_inference_id(provider: str, task: str) -> str:
 
 def validate_connector(
     document: Any,
-    registry: ProviderRegistry,
+    registry: ProviderLookup,
     *,
     require_secrets: bool = True,
     url_policy: UrlPolicy | None = None,
@@ -446,8 +456,6 @@ def validate_connector(
     `require_secrets=False` accepts missing secrets (a stored connector whose secrets were stripped);
     `url_policy` also checks the URLs the provider will call against the host's allowedHosts.
     """
-    from ai_connector.manager import UnknownProviderError
-
     errors = schema_errors(_doc_validator(), document)
     if errors or not isinstance(document, Mapping):
         if not isinstance(document, Mapping):

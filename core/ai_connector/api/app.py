@@ -113,7 +113,7 @@ def _json_content(scope: Scope) -> bool:
     """No content type, or application/json (what FastAPI would parse as JSON; others fall back)."""
     for key, value in scope["headers"]:
         if key == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+            return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
     return True
 
 
@@ -136,7 +136,8 @@ def _params_of(body: bytes) -> dict[str, Any] | None:
         return None
     if type(doc) is not dict or len(doc) != 1 or type(doc.get("params")) is not dict:
         return None
-    return doc["params"]
+    params: dict[str, Any] = doc["params"]
+    return params
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

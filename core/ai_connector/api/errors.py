@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ai_connector.errors import AIConnectorError, ConfigValidationError, HostNotAllowedError
+from ai_connector.host.errors import BadRequestError, error_body
 
 __all__ = ["ApiError", "error_body", "install_error_handlers", "status_of"]
 
@@ -29,18 +30,6 @@ class ApiError(Exception):
         self.status_code = status_code
         self.message = message
         self.headers = headers
-
-
-def error_body(status_code: int, message: str, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Kibana's error response body."""
-    body: dict[str, Any] = {
-        "statusCode": status_code,
-        "error": HTTPStatus(status_code).phrase,
-        "message": message,
-    }
-    if attributes:
-        body["attributes"] = attributes
-    return body
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -61,14 +50,11 @@ def status_of(exc: BaseException) -> int | None:
 
 def _attributes(exc: BaseException) -> dict[str, Any] | None:
     """Per-field validation errors (path, field, label, message) so a form can mark its fields."""
-    errors = getattr(exc, "errors", None)
-    if isinstance(exc, ConfigValidationError) or (
-        isinstance(errors, tuple | list) and errors and hasattr(errors[0], "to_dict")
-    ):
-        return {"errors": [e.to_dict() for e in errors]}  # type: ignore[union-attr]
-    cause = exc.__cause__
-    if isinstance(cause, ConfigValidationError):
-        return {"errors": [e.to_dict() for e in cause.errors]}
+    if isinstance(exc, BadRequestError) and exc.errors:
+        return {"errors": [e.to_dict() for e in exc.errors]}
+    source = exc if isinstance(exc, ConfigValidationError) else exc.__cause__
+    if isinstance(source, ConfigValidationError):
+        return {"errors": [e.to_dict() for e in source.errors]}
     return None
 
 

@@ -28,6 +28,8 @@ from ai_connector.api.models import (
     TestResponse,
     UpdateConnectorRequest,
 )
+from ai_connector.host.responses import execute_failure
+from ai_connector.runtime.subactions import SUB_ACTIONS
 
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
@@ -36,8 +38,6 @@ __all__ = ["execute_body", "execute_response", "router"]
 
 log = logging.getLogger("ai_connector.api")
 T = TypeVar("T")
-
-STREAM_SUB_ACTION = "unified_completion_stream"
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -155,32 +155,6 @@ def _is_http_error(exc: BaseException) -> bool:
     return isinstance(exc, NotFoundError | ForbiddenError)
 
 
-def execute_error(connector_id: str, exc: BaseException) -> dict[str, Any]:
-    """Kibana's connector-level failure body for a stream that failed before its first chunk,
-    in the same words the service uses for a non-streamed run."""
-    from ai_connector.errors import ProviderError
-    from ai_connector.host.service import error_source
-
-    message = getattr(exc, "message", None) or str(exc)
-    if message.startswith("error validating action params"):
-        return {
-            "status": "error",
-            "connector_id": connector_id,
-            "message": message,
-            "retry": False,
-            "errorSource": "framework",
-        }
-    retry = bool(exc.retryable) if isinstance(exc, ProviderError) else False
-    return {
-        "status": "error",
-        "connector_id": connector_id,
-        "message": "an error occurred while running the action",
-        "service_message": message,
-        "retry": retry,
-        "errorSource": error_source(exc),
-    }
-
-
 def _stream_error_event(exc: BaseException) -> dict[str, Any]:
     from ai_connector.errors import AIConnectorError
 
@@ -278,7 +252,7 @@ async def get_services(request: Request, _who: Caller) -> list[dict[str, Any]]:
 )
 async def list_connectors(request: Request, who: Caller) -> list[dict[str, Any]]:
     """Saved and preconfigured connectors (preconfigured ones without config unless exposed)."""
-    return await service(request).list(user=who.id)
+    return await service(request).list_all(user=who.id)
 
 
 @router.post(
@@ -436,7 +410,8 @@ async def execute_response(
     """
     sub_action = params.get("subAction")
     sub_params = params.get("subActionParams")
-    if sub_action == STREAM_SUB_ACTION:
+    spec = SUB_ACTIONS.get(sub_action) if isinstance(sub_action, str) else None
+    if spec is not None and spec.streaming:
         return await _execute_stream(receive, svc, connector_id, sub_params, who)
     try:
         out = await until_disconnect(receive, svc.execute(connector_id, sub_action, sub_params, user=who.id))
@@ -462,7 +437,7 @@ async def _execute_stream(
         if _is_http_error(exc) or status_of(exc) is None:
             raise
         # failed before the first chunk: the same 200 + status "error" body as a non-streamed run
-        return JSONResponse(execute_error(connector_id, exc))
+        return JSONResponse(execute_failure(connector_id, exc)[0])
     return EventStreamResponse(
         _sse_stream(first, iterator),
         media_type="text/event-stream",

@@ -31,7 +31,9 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from typing import Any
 from ai_connector.host.errors import HostError
 from ai_connector.redaction import Redactor
 
-__all__ = ["ACTIONS", "AuditLog", "flush_audit_logs"]
+__all__ = ["ACTIONS", "AuditLog", "AuditScope", "flush_audit_logs"]
 
 log = logging.getLogger("ai_connector.host.audit")
 
@@ -56,6 +58,14 @@ ACTIONS: dict[str, tuple[tuple[str, str, str], str | None]] = {
 _MAX_ERROR_MESSAGE = 1000
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one, not one per line
 _LIVE: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+@dataclass(slots=True)
+class AuditScope:
+    """What a failure inside `AuditLog.failures` is recorded with; `redact` grows as the operation
+    learns which secrets it holds."""
+
+    redact: Callable[[str], str] = field(default_factory=Redactor)
 
 
 class AuditLog:
@@ -157,6 +167,38 @@ class AuditLog:
             return event
         self._write([line], required=required)
         return event
+
+    @contextmanager
+    def failures(
+        self,
+        action: str,
+        *,
+        connector_id: str | None,
+        user: str | None,
+        redact: Callable[[str], str] | None = None,
+        defer: bool = False,
+    ) -> Iterator[AuditScope]:
+        """Record a failure event for any exception leaving the block (then re-raise it).
+
+        A generator closed by its consumer (GeneratorExit) is not a failure: the caller says what
+        that means. Success is the caller's to record, after whatever else it does.
+        """
+        scope = AuditScope(redact or Redactor())
+        try:
+            yield scope
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self.log(
+                action,
+                connector_id=connector_id,
+                error=exc,
+                error_code=type(exc).__name__,
+                user=user,
+                redact=scope.redact,
+                defer=defer,
+            )
+            raise
 
     def _schedule(self) -> None:
         """Arrange a flush `flush_interval` seconds from now on the running loop (once)."""

@@ -1,15 +1,17 @@
 """The host's refusals, each carrying the HTTP status the API answers with and Kibana's text.
 
-`HostError.to_dict()` renders Kibana's error body (`{"statusCode", "error", "message"}`), so the API
-layer maps any of these with one handler.
+`error_body` is Kibana's error body (`{"statusCode", "error", "message"}`) for these and for the
+API's own refusals; `HostError.to_dict()` renders it, so the API layer maps any of these with one
+handler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
-from ai_connector.errors import AIConnectorError, FieldError
+from ai_connector.errors import AIConnectorError, ConfigValidationError, FieldError
 
 __all__ = [
     "BadRequestError",
@@ -19,18 +21,24 @@ __all__ = [
     "HostError",
     "MissingSecretsError",
     "NotFoundError",
+    "ParamsError",
     "SettingsError",
-    "UnauthorizedError",
+    "UnknownSubActionError",
+    "error_body",
+    "field_text",
 ]
 
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    500: "Internal Server Error",
-}
+
+def error_body(status_code: int, message: str, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Kibana's (hapi Boom) error response body; `attributes` only when there are any."""
+    body: dict[str, Any] = {
+        "statusCode": status_code,
+        "error": HTTPStatus(status_code).phrase,
+        "message": message,
+    }
+    if attributes:
+        body["attributes"] = attributes
+    return body
 
 
 class HostError(AIConnectorError):
@@ -44,14 +52,15 @@ class HostError(AIConnectorError):
 
     def to_dict(self) -> dict[str, Any]:
         """Kibana's (hapi Boom) error body."""
-        return {
-            "statusCode": self.status_code,
-            "error": _REASONS.get(self.status_code, "Error"),
-            "message": self.message,
-        }
+        return error_body(self.status_code, self.message)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
+
+
+def field_text(errors: Sequence[FieldError]) -> str:
+    """Kibana's `[path]: reason; ...` for a list of field errors."""
+    return "; ".join(f"[{e.path}]: {e.message}" if e.path else e.message for e in errors)
 
 
 class BadRequestError(HostError):
@@ -63,11 +72,12 @@ class BadRequestError(HostError):
         super().__init__(message)
         self.errors: tuple[FieldError, ...] = tuple(errors)
 
-
-class UnauthorizedError(HostError):
-    """401: no or an unknown API key."""
-
-    status_code = 401
+    @classmethod
+    def for_connector(cls, exc: ConfigValidationError) -> BadRequestError:
+        """Kibana-like 400: `error validating connector config|secrets: [path]: reason; ...`."""
+        secrets_only = exc.errors and all(e.path.startswith("secrets") for e in exc.errors)
+        where = "secrets" if secrets_only else "config"
+        return cls(f"error validating connector {where}: {field_text(exc.errors)}", exc.errors)
 
 
 class ForbiddenError(HostError):
@@ -137,3 +147,20 @@ class MissingSecretsError(BadRequestError):
             f"Connector [id={connector_id}] is missing its secrets (is_missing_secrets): update the "
             "connector and provide its secrets again."
         )
+
+
+class ParamsError(BadRequestError):
+    """400: an `_execute` call's params are invalid (`error validating action params: ...`).
+
+    Typed so that the one place turning execute errors into Kibana's bodies knows it without
+    reading the message (Kibana answers these without a `service_message`).
+    """
+
+    @classmethod
+    def from_validation(cls, exc: ConfigValidationError) -> ParamsError:
+        """Kibana's text for params that failed their sub-action's schema."""
+        return cls(f"error validating action params: {field_text(exc.errors)}", exc.errors)
+
+
+class UnknownSubActionError(BadRequestError):
+    """An `_execute` sub-action `.inference` does not register (Kibana: a retryable framework error)."""

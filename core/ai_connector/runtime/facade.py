@@ -8,13 +8,10 @@ garbage collection) closes the upstream stream.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
-import threading
 from collections.abc import Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ai_connector.runtime.loop import LoopThread
 from ai_connector.runtime.pipeline import Runtime
 from ai_connector.runtime.settings import RuntimeSettings
 
@@ -28,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["SyncRuntime"]
 
 T = TypeVar("T")
-_END = object()
 
 
 class SyncRuntime:
@@ -37,12 +33,7 @@ class SyncRuntime:
     def __init__(
         self, registry: ProviderRegistry, settings: RuntimeSettings | None = None, **runtime_options: Any
     ) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="ai-connector-runtime", daemon=True
-        )
-        self._thread.start()
-        self._closed = False
+        self._loop = LoopThread("ai-connector-runtime", "SyncRuntime")
 
         async def make() -> Runtime:
             return Runtime(registry, settings, **runtime_options)
@@ -60,18 +51,7 @@ class SyncRuntime:
         return self.runtime.settings
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._closed:
-            coro.close()
-            raise RuntimeError("this SyncRuntime is closed")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result()
-        except BaseException:
-            if not future.done():
-                future.cancel()  # e.g. KeyboardInterrupt while waiting: stop the call on the loop
-                with contextlib.suppress(concurrent.futures.CancelledError, Exception):
-                    future.result(timeout=5)
-            raise
+        return self._loop.run(coro)
 
     def execute(
         self,
@@ -94,21 +74,7 @@ class SyncRuntime:
         return self._iterate(self.runtime.stream(connector, params, timeout=timeout))
 
     def _iterate(self, chunks: Any) -> Iterator[dict[str, Any]]:
-        async def next_chunk() -> Any:
-            try:
-                return await anext(chunks)
-            except StopAsyncIteration:
-                return _END
-
-        try:
-            while True:
-                item = self._run(next_chunk())
-                if item is _END:
-                    return
-                yield item
-        finally:
-            if not self._closed:
-                self._run(chunks.aclose())
+        return self._loop.iterate(chunks)
 
     def test(self, connector: ValidatedConnector, *, timeout: float | None = None) -> TestResult:
         """Blocking `Runtime.test`."""
@@ -124,16 +90,12 @@ class SyncRuntime:
 
     def close(self) -> None:
         """Close the HTTP client and stop the loop thread; idempotent."""
-        if self._closed:
+        if self._loop.closed:
             return
         try:
             self._run(self.runtime.aclose())
         finally:
-            self._closed = True
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            if not self._thread.is_alive():
-                self._loop.close()
+            self._loop.stop()
 
     aclose = close
 
