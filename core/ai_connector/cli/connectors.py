@@ -13,6 +13,7 @@ import click
 from ai_connector.cli.common import (
     SETTINGS_EPILOG,
     CliError,
+    describe,
     dump,
     handle_errors,
     progress,
@@ -276,9 +277,10 @@ def update(
             try:
                 saved = await svc.update(connector_id, doc, user="cli")
             except BadRequestError as exc:
-                if not (doc.get("secrets") or {}).get("providerSecrets") and "secrets" in exc.message:
+                gave_none = not (doc.get("secrets") or {}).get("providerSecrets")
+                if gave_none and any(e.path.startswith("secrets.") for e in exc.errors):
                     raise CliError(
-                        f"{exc.message}. As in Kibana, an update must give the secrets again: "
+                        f"{describe(exc)}. As in Kibana, an update must give the secrets again: "
                         "--secret KEY (prompted), --secret KEY=VALUE or --secret-env KEY=VAR"
                     ) from None
                 raise
