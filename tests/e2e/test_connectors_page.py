@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from e2e_harness import ALL_KEY, GOOD_KEY, READ_KEY, ServeProcess, shot, sign_in
 from playwright.sync_api import Page, expect
 
+import ai_connector_elastic.testing as elastic_testing
 import ai_connector_openai.testing as openai_testing
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 
@@ -365,3 +367,42 @@ def test_api_docs_render_with_no_internet(host: ServeProcess, new_page) -> None:
     shot(page, "18-api-docs")
     assert outside == []
     assert ALL_KEY not in page.content()
+
+
+@pytest.fixture(scope="module")
+def elasticsearch() -> Iterator[FakeServer]:
+    """The Elasticsearch inference API the Elastic Inference Service provider calls."""
+    with FakeServer() as server:
+        elastic_testing.FakeElasticsearch(server)  # installs its routes
+        yield server
+
+
+def test_rerank_shows_the_ranked_documents(host: ServeProcess, elasticsearch: FakeServer, new_page) -> None:
+    config, secrets = elastic_testing.connector(
+        elasticsearch.url, "rerank", secret=elastic_testing.DEFAULT_API_KEY
+    )
+    body = {
+        "name": "Ranker",
+        "connector_type_id": ".inference",
+        "config": {"provider": "elastic", "taskType": "rerank", "providerConfig": config},
+        "secrets": {"providerSecrets": secrets},
+    }
+    with host.api() as api:
+        assert api.post("/api/actions/connector", json=body).status_code == 200
+    page = new_page(host.url)
+    sign_in(page)
+    expect(row(page, "Ranker")).to_contain_text("Elastic Inference Service")
+    page.get_by_role("button", name="Ranker", exact=True).click()
+    page.get_by_role("tab", name="Test").click()
+    page.get_by_label("Query", exact=True).fill("search company")
+    page.get_by_label("Documents (one per line)").fill("a red fox\nElastic is a search company\nrain")
+    page.get_by_role("button", name="Run").click()
+    output = page.locator("#output")
+    expect(output).to_contain_text("1. Elastic is a search company")
+    lines = output.inner_text().splitlines()
+    assert [line.split("  ")[0] for line in lines] == [
+        "1. Elastic is a search company",
+        "2. a red fox",
+        "3. rain",
+    ]
+    shot(page, "20-test-tab-rerank")
