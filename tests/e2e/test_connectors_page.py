@@ -90,10 +90,13 @@ def test_create_and_save_and_test_succeeds_and_lists_the_connector(
     sign_in(page)
     shot(page, "01-empty-list")
     page.get_by_role("button", name="Create connector").click()
-    # Kibana orders the Elastic Inference Service first in the service picker.
+    # Kibana orders Elastic's service first, then the others by label (search_inference_endpoints'
+    # ServiceGroupBySort: isElasticService(a) -> -1, else a.groupLabel < b.groupLabel).
     page.get_by_label("Service", exact=True).click()
     options = page.get_by_role("option")
     expect(options.first).to_have_text("Elastic Inference Service")
+    names = options.all_inner_texts()
+    assert names[1:] == sorted(names[1:], key=str.casefold) and "OpenAI" in names, names
     shot(page, "02-service-picker")
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Close this dialog").click()
