@@ -23,12 +23,12 @@ SLOW_PIECES = ("Streaming", " one", " token", " at", " a", " time")
 
 @pytest.fixture(scope="module", autouse=True)
 def slow_stream(fake: FakeServer) -> None:
-    """`/slow/v1/chat/completions` streams its pieces 0.8 s apart, so the page's output can be
+    """`/slow/v1/chat/completions` streams its pieces 1 s apart, so the page's output can be
     watched growing while the answer is still arriving."""
 
     def answer(request: RecordedRequest) -> FakeResponse:
         events = openai_testing.chat_stream_events(SLOW_PIECES, model=request.json()["model"])
-        return dataclasses.replace(openai_testing.stream_response(events), chunk_delay=0.8)
+        return dataclasses.replace(openai_testing.stream_response(events), chunk_delay=1.0)
 
     fake.add("POST", "/slow/v1/chat/completions", answer)
 
@@ -312,6 +312,8 @@ def test_a_read_key_lists_and_tests_but_cannot_create_edit_or_delete(
     page.get_by_role("button", name="Shared", exact=True).click()
     expect(page.get_by_label("Connector name", exact=True)).to_be_disabled()
     expect(page.get_by_role("button", name="Save & test")).to_be_hidden()
+    expect(page.locator("#secrets-note")).to_have_text("The secrets are stored encrypted and never shown.")
+    expect(page.get_by_label("API Key", exact=True)).to_be_hidden()
     shot(page, "14-read-key-view")
 
 

@@ -125,6 +125,7 @@ function applyMode() {
   $("service").disabled = editing || readOnly;
   $("task").disabled = editing || readOnly;
   $("keep-box").hidden = !editing || readOnly;
+  $("secrets-note").hidden = !(editing && readOnly);
   const changing = !editing || $("change-secrets").checked;
   $("auth").hidden = !changing;
   document.querySelectorAll("#connector-form input, #connector-form textarea").forEach((input) => {
