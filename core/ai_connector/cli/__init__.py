@@ -41,9 +41,10 @@ class LazyGroup(click.Group):
             return None
         module, _, attr = target.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
+            command: click.Command = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:  # a command not built yet must not break the rest
             raise click.ClickException(f"command {cmd_name!r} is unavailable: {exc}") from None
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -79,6 +79,7 @@ def run(
                 return
             await _stream_chat(svc, connector_id, {"body": body})
             return
+        params: dict[str, Any]
         if task == "completion":
             sub_action, params = "completion", {"input": text}
         elif task == "text_embedding":

@@ -22,6 +22,7 @@ from ai_connector.cli.common import (
 
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
+    from ai_connector.host.settings import HostSettings
 
 __all__ = ["rotate_key", "serve"]
 
@@ -39,16 +40,10 @@ def _safe_database_url(url: str) -> str:
         return "(unparseable database URL)"
 
 
-def _with_api_keys(settings: Any, keys: dict[str, str]) -> Any:
+def _with_api_keys(settings: HostSettings, keys: dict[str, str]) -> HostSettings:
     import dataclasses
 
-    if dataclasses.is_dataclass(settings):
-        return dataclasses.replace(settings, api_keys=keys)
-    copy = getattr(settings, "model_copy", None)
-    if copy is not None:
-        return copy(update={"api_keys": keys})
-    settings.api_keys = keys
-    return settings
+    return dataclasses.replace(settings, api_keys=keys)
 
 
 @click.command(epilog=SETTINGS_EPILOG)
