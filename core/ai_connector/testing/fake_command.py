@@ -1,6 +1,7 @@
-"""`ai-connector fake PROVIDER`: try the host with no account. Runs the provider's wire-exact fake
-(the `testing` module a provider package ships, e.g. `ai_connector_openai.testing`) on a port of
-127.0.0.1 and prints the `ai-connector create` command that points a connector at it."""
+"""`ai-connector fake PROVIDER` (part of the testing kit): try the host with no account. Runs the
+provider's wire-exact fake (the `testing` module a provider package ships, e.g.
+`ai_connector_openai.testing`) on a port of 127.0.0.1 and prints the `ai-connector create` command
+that points a connector at it."""
 
 from __future__ import annotations
 
