@@ -33,7 +33,7 @@ function closeFlyout() {
 function showKeyHint() {
   const file = document.querySelector('meta[name="ai-connector-key-file"]').content;
   $("key-where").textContent = file
-    ? `The key is in ${file} on the host (the path \`ai-connector serve\` printed when it started).`
+    ? `The key is in ${file} on the host, as ai-connector serve printed when it started (cat ${file}).`
     : "Use a key from AI_CONNECTOR_API_KEYS (or api_keys in ai-connector.toml) on the host.";
 }
 
