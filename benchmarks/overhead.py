@@ -134,7 +134,7 @@ async def measure(name: str, kind: str, call: Call, concurrency: int, seconds: f
 
 def request_body(model: str) -> bytes:
     """The body the OpenAI plugin sends for one user message."""
-    from ai_connector.openai_format import chat_request_to_openai
+    from ai_connector.openai_kit import chat_request_to_openai
     from ai_connector.types import ChatRequest
 
     req = ChatRequest(messages=({"role": "user", "content": "Hello world"},))

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from ai_connector import exchange
 from ai_connector.errors import (
     InvalidResponseError,
     ProviderError,
@@ -36,6 +37,7 @@ from ai_connector.errors import (
     UnreachableError,
 )
 from ai_connector.redaction import RedactingLogger, Redactor
+from ai_connector.sse import ServerSentEvent
 from ai_connector.urlpolicy import UrlPolicy
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "CallContext"]
@@ -536,3 +538,33 @@ class CallContext:
         body = _Body(self, response)
         response.__dict__[_BODY_ITER] = body
         return body
+
+    # -- the chores of a provider request (ai_connector.exchange) -----------------------------------
+    async def send_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send `json` (or raw `content`) and return the parsed JSON answer; an error status raises
+        the calling provider's typed error (its `parse_error`), redacted."""
+        return await exchange.send_json(
+            self, method, url, json=json, content=content, headers=headers, params=params
+        )
+
+    def open_sse(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> AbstractAsyncContextManager[AsyncIterator[ServerSentEvent]]:
+        """`async with ctx.open_sse("POST", url, json=body) as events:` the stream's server-sent
+        events; an error status raises the calling provider's typed error on entry."""
+        return exchange.open_sse(self, method, url, json=json, headers=headers, params=params)

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ai_connector.calling import current_provider
+
 __all__ = [
     "AIConnectorError",
     "AuthenticationError",
@@ -140,6 +142,7 @@ class ProviderError(AIConnectorError):
     `status` is the HTTP status (None when no response arrived), `provider_message` the provider's own
     error text, `retryable` whether the same request may succeed later, `retry_after` the provider's
     hint in seconds (Retry-After, retry-after-ms, Google's RetryInfo), `kind` what a UI should say.
+    `provider` defaults to the provider whose call is running.
     """
 
     kind: FailureKind = FailureKind.PROVIDER_ERROR
@@ -162,7 +165,7 @@ class ProviderError(AIConnectorError):
         self.provider_message = provider_message
         self.retryable = self.default_retryable if retryable is None else retryable
         self.retry_after = retry_after
-        self.provider = provider
+        self.provider = current_provider() if provider is None else provider
         self.code = code
 
     def __repr__(self) -> str:
@@ -288,7 +291,7 @@ def error_for_status(
     status: int,
     provider_message: str | None,
     *,
-    provider: str,
+    provider: str | None = None,
     headers: Mapping[str, str] | None = None,
     code: str | None = None,
     retryable: bool | None = None,
@@ -298,8 +301,11 @@ def error_for_status(
     """The typed error for an HTTP error status, the way every built-in provider maps them.
 
     `cls` overrides the class chosen by status (e.g. Google's 400 for a bad API key is an
-    AuthenticationError); `retry_after` overrides what the headers say.
+    AuthenticationError); `retry_after` overrides what the headers say; `provider` defaults to the
+    calling provider.
     """
+    if provider is None:
+        provider = current_provider() or "the provider"
     if cls is None:
         cls = _BY_STATUS.get(status) or (ProviderServerError if status >= 500 else ProviderError)
     if retry_after is None and headers is not None:

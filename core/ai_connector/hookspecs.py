@@ -31,56 +31,35 @@ class AIConnectorSpecs:
         """Declare the LLM services this plugin provides, as frozen `Provider` objects.
 
         Return or yield them. Keep this cheap: import no SDK here (load botocore, google-auth and
-        friends inside the calls), because every host start runs it. A complete plugin, registered
+        friends inside the calls), because every host start runs it. For an OpenAI-compatible
+        service one call builds the whole provider: `openai_compatible(id="groq", name="Groq",
+        base_url="https://api.groq.com/openai/v1")`. A complete plugin of another kind, registered
         in its `pyproject.toml` as
         `[project.entry-points."ai_connector.providers"] echo = "ai_connector_echo"`::
 
             from ai_connector.plugin import (
                 CallContext, ChatChunk, ChatRequest, InferenceEndpoint, Provider, TaskType,
-                TestResult, error_for_status, hookimpl, run_test,
+                fields, hookimpl,
             )
 
-            SETTINGS = {
-                "type": "object",
-                "properties": {
-                    "model_id": {"type": "string", "title": "Model ID",
-                                 "description": "The model to use."},
-                    "url": {"type": "string", "title": "URL", "format": "uri",
-                            "default": "https://echo.example.com"},
-                },
-                "required": ["model_id"],
-                "additionalProperties": False,
-            }
-            AUTH = {
-                "type": "object",
-                "properties": {"api_key": {"type": "string", "title": "API Key",
-                                           "x-sensitive": True, "x-updatable": True}},
-                "required": ["api_key"],
-                "additionalProperties": False,
-            }
-
             async def chat(endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext):
-                url = endpoint.settings["url"] + "/chat"
-                headers = {"authorization": f"Bearer {endpoint.secrets['api_key']}"}
-                resp = await ctx.request("POST", url, headers=headers,
-                                         json={"model": endpoint.settings["model_id"],
-                                               "messages": list(request.messages)})
-                if resp.status_code >= 400:
-                    raise error_for_status(resp.status_code, resp.text, provider="echo",
-                                           headers=resp.headers)
-                yield ChatChunk(role="assistant", content=resp.json()["text"])
+                answer = await ctx.send_json(
+                    "POST", endpoint.settings["url"] + "/chat",
+                    headers={"authorization": f"Bearer {endpoint.secrets['api_key']}"},
+                    json={"model": endpoint.settings["model_id"], "messages": list(request.messages)},
+                )  # an error status raises its typed error, which names "echo" by itself
+                yield ChatChunk(role="assistant", content=answer["text"])
                 yield ChatChunk(finish_reason="stop")
-
-            async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
-                async def hello() -> None:
-                    async for _ in chat(endpoint, ChatRequest(messages=[
-                            {"role": "user", "content": "Hello world"}]), ctx):
-                        pass
-                return await run_test(hello)
 
             @hookimpl
             def ai_connector_providers():
-                yield Provider(id="echo", name="Echo", task_types={TaskType.CHAT_COMPLETION},
-                               settings_schema=SETTINGS, auth_schema=AUTH,
-                               chat_completion_stream=chat, test=test)
+                yield Provider(
+                    id="echo", name="Echo", task_types={TaskType.CHAT_COMPLETION},
+                    settings_schema=fields.schema(
+                        {"model_id": fields.model_id(), "url": fields.url(default="https://echo.example.com")},
+                        required=["model_id"],
+                    ),
+                    auth_schema=fields.schema({"api_key": fields.api_key()}, required=["api_key"]),
+                    chat_completion_stream=chat,
+                )  # no `test`: Save & test runs `chat` on a one-token "Hello world"
         """

@@ -22,6 +22,7 @@ import pluggy
 
 from ai_connector.errors import PluginLoadError, UnknownProviderError
 from ai_connector.hookspecs import PROJECT, AIConnectorSpecs
+from ai_connector.provider_files import home_provider_plugins, load_entry_point
 from ai_connector.types import Provider
 
 __all__ = [
@@ -183,12 +184,12 @@ def load_registry(
                 infos.append(PluginInfo(ep.name, dist, version, "disabled"))
                 continue
             try:
-                cand.plugin = ep.load()
+                cand.plugin = load_entry_point(ep)  # a module, or a provider file (`pkg:x.toml`)
             except Exception as exc:  # a broken plugin must not take the host down
                 fail(cand, f"import failed: {type(exc).__name__}: {exc}")
                 continue
             candidates.append(cand)
-    for name, obj in plugins:
+    for name, obj in [*(home_provider_plugins() if entry_points else ()), *plugins]:
         if name in disabled_set:
             infos.append(PluginInfo(name, None, None, "disabled"))
             continue

@@ -1,59 +1,68 @@
-"""The public API for provider plugin authors: everything a plugin imports comes from here.
+"""The public API for provider plugin authors: everything a plugin imports comes from here, and
+nothing else (the host's own machinery stays private).
 
-This module is the stable surface (names are added, not removed); the modules behind it are private.
+    from ai_connector.plugin import hookimpl, openai_compatible
+
+    @hookimpl
+    def ai_connector_providers():
+        return [openai_compatible(id="groq", name="Groq", base_url="https://api.groq.com/openai/v1")]
+
+The names, by what they are for:
+
+- declaring a provider: `hookimpl`, `Provider`, `TaskType`, `openai_compatible` / `OpenAICompatible`
+  (a whole provider for an OpenAI-compatible service), and `fields` (schema fields with ES's labels
+  and flags: `fields.api_key()`, `url()`, `model_id()`, `rate_limit()`, `schema()`, `require()`);
+- the call context: `CallContext` (`send_json`, `open_sse`, `request`, `stream`, `redact`,
+  `host_settings`) and `InferenceEndpoint` (the saved connector a call runs for);
+- requests and results: `ChatRequest`, `ChatChunk`, `ToolCallDelta`, `Usage`, `CompletionRequest`,
+  `EmbeddingRequest`, `SparseEmbeddingRequest`, `RerankRequest`, `RerankResult`, `TestResult`;
+- errors (they name the calling provider by themselves): `ProviderError` and its kinds,
+  `ConfigValidationError` with its `FieldError`s, and `error_for_status` for a provider's `parse_error`;
+- helpers: `openai_kit` (OpenAI's wire: request bodies, the chunk stream, error bodies),
+  `run_test` (a *Save & test* routine from any call) and `current_provider()` (the id of the
+  provider whose call is running, for a library that several providers share).
+
+Names are added here, not removed; the modules behind them are private.
 """
 
 from __future__ import annotations
 
-from ai_connector.context import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, CallContext
+from ai_connector import fields, openai_kit
+from ai_connector.calling import current_provider
+from ai_connector.context import CallContext
 from ai_connector.errors import (
-    AIConnectorError,
     AuthenticationError,
     ConfigValidationError,
     FieldError,
-    HostNotAllowedError,
     InvalidRequestError,
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
-    ProviderTimeoutError,
     RateLimitError,
     StreamInterruptedError,
-    UnreachableError,
     error_for_status,
-    parse_retry_after,
 )
-from ai_connector.fields import rate_limit_field
 from ai_connector.hookspecs import hookimpl
-from ai_connector.openai_format import chat_request_to_openai, chunk_from_openai, openai_error_fields
-from ai_connector.redaction import Redactor
-from ai_connector.routines import KIBANA_TEST_REQUESTS, default_test, run_test
-from ai_connector.sse import ServerSentEvent, aiter_sse
+from ai_connector.openai_service import OpenAICompatible, openai_compatible
+from ai_connector.routines import run_test
 from ai_connector.types import (
     ChatChunk,
     ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     Provider,
     RerankRequest,
     RerankResult,
-    Secrets,
     SparseEmbeddingRequest,
     TaskType,
     TestResult,
     ToolCallDelta,
     Usage,
 )
-from ai_connector.urlpolicy import UrlPolicy
 
 __all__ = [
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "DEFAULT_TIMEOUT",
-    "KIBANA_TEST_REQUESTS",
-    "AIConnectorError",
     "AuthenticationError",
     "CallContext",
     "ChatChunk",
@@ -61,39 +70,29 @@ __all__ = [
     "CompletionRequest",
     "ConfigValidationError",
     "EmbeddingRequest",
-    "FailureKind",
     "FieldError",
-    "HostNotAllowedError",
     "InferenceEndpoint",
     "InvalidRequestError",
     "InvalidResponseError",
     "ModelNotFoundError",
+    "OpenAICompatible",
     "Provider",
     "ProviderError",
     "ProviderServerError",
-    "ProviderTimeoutError",
     "RateLimitError",
-    "Redactor",
     "RerankRequest",
     "RerankResult",
-    "Secrets",
-    "ServerSentEvent",
     "SparseEmbeddingRequest",
     "StreamInterruptedError",
     "TaskType",
     "TestResult",
     "ToolCallDelta",
-    "UnreachableError",
-    "UrlPolicy",
     "Usage",
-    "aiter_sse",
-    "chat_request_to_openai",
-    "chunk_from_openai",
-    "default_test",
+    "current_provider",
     "error_for_status",
+    "fields",
     "hookimpl",
-    "openai_error_fields",
-    "parse_retry_after",
-    "rate_limit_field",
+    "openai_compatible",
+    "openai_kit",
     "run_test",
 ]

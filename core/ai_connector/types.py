@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import enum
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ai_connector.errors import FailureKind  # defined with the errors that carry it; re-exported
+from ai_connector.calling import Caller, bind
+from ai_connector.errors import (  # FailureKind is defined with the errors that carry it; re-exported
+    ConfigValidationError,
+    FailureKind,
+    HostNotAllowedError,
+    ProviderError,
+)
 
 if TYPE_CHECKING:
     from ai_connector.context import CallContext
 
 __all__ = [
+    "MINIMAL_TEST_REQUESTS",
     "ChatChunk",
     "ChatRequest",
     "CompletionRequest",
@@ -34,6 +42,8 @@ __all__ = [
     "TestResult",
     "ToolCallDelta",
     "Usage",
+    "default_test",
+    "run_test",
 ]
 
 
@@ -125,9 +135,11 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class CompletionRequest:
-    """A plain completion: one input string, as ES's `completion` task takes it."""
+    """A plain completion: one input string, as ES's `completion` task takes it; `max_tokens` bounds
+    the answer where the service can (the default *Save & test* asks for one token)."""
 
     input: str
+    max_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +310,7 @@ RerankFn = Callable[[InferenceEndpoint, RerankRequest, "CallContext"], Awaitable
 UrlsFn = Callable[[InferenceEndpoint, Mapping[str, Any]], Sequence[str]]
 SaveHookFn = Callable[[InferenceEndpoint, "CallContext", bool], Awaitable[None]]
 DeleteHookFn = Callable[[InferenceEndpoint, "CallContext"], Awaitable[None]]
+ErrorParserFn = Callable[[int, Mapping[str, str], bytes], "ProviderError"]
 
 # Which call serves which task type; the collector checks a provider declares one for each.
 CALL_FOR_TASK: Mapping[TaskType, str] = MappingProxyType(
@@ -309,6 +322,10 @@ CALL_FOR_TASK: Mapping[TaskType, str] = MappingProxyType(
         TaskType.RERANK: "rerank",
     }
 )
+
+
+# The coroutine calls bound to their provider (see ai_connector.calling); the chat stream is bound apart.
+_BOUND_CALLS = ("test", "completion", "text_embedding", "sparse_embedding", "rerank", "on_save", "on_delete")
 
 
 def _freeze(value: Any) -> Any:
@@ -338,7 +355,10 @@ class Provider:
     `task_settings_schemas` the per-task-type settings (taskTypeConfig). Each task type in
     `task_types` needs its call: `chat_completion` -> `chat_completion_stream`, `completion` ->
     `completion`, and so on. Calls are coroutines (the chat stream an async generator) that use only
-    the `CallContext` they are given for I/O.
+    the `CallContext` they are given for I/O. Without a `test`, *Save & test* runs the connector's
+    task call on Kibana-style minimal input (`ai_connector.routines.default_test`). `parse_error`
+    turns an error answer (status, headers, body) into the typed error the context's JSON and SSE
+    helpers raise. The calls are bound to the provider: errors raised inside them name it.
     """
 
     id: str
@@ -349,12 +369,13 @@ class Provider:
         default_factory=lambda: {"type": "object", "properties": {}, "additionalProperties": False}
     )
     task_settings_schemas: Mapping[TaskType, Mapping[str, Any]] = field(default_factory=dict)
-    test: TestFn
+    test: TestFn | None = None  # type: ignore[assignment]  # always set after __post_init__
     chat_completion_stream: ChatStreamFn | None = None
     completion: CompletionFn | None = None
     text_embedding: EmbeddingFn | None = None
     sparse_embedding: SparseEmbeddingFn | None = None
     rerank: RerankFn | None = None
+    parse_error: ErrorParserFn | None = None
     urls: UrlsFn | None = None
     """The URLs a connector will call (for the allowedHosts check at save), from its settings and
     the host's settings for this provider."""
@@ -407,10 +428,91 @@ class Provider:
                     f"provider {self.id!r} declares task type {task.value!r} but no "
                     f"{CALL_FOR_TASK[task]!r} call"
                 )
+        test = getattr(self.test, "__wrapped__", self.test)
+        if test is None or getattr(test, "ai_connector_default", False):  # replace() rebuilds it
+            object.__setattr__(self, "test", default_test(self))
         if not callable(self.test):
             raise ValueError(f"provider {self.id!r} has no callable test routine")
+        caller = Caller(self.id, self.parse_error)
+        for name in _BOUND_CALLS:
+            object.__setattr__(self, name, bind(getattr(self, name), caller))
+        chat = bind(self.chat_completion_stream, caller, stream=True)
+        object.__setattr__(self, "chat_completion_stream", chat)
 
     def call_for(self, task_type: TaskType | str) -> Callable[..., Any] | None:
         """The inference call that serves `task_type`, or None when the provider lacks it."""
         name = CALL_FOR_TASK.get(TaskType(task_type))
         return None if name is None else getattr(self, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Save & test: the runner every test routine uses, and the default routine (beside Provider, which
+# builds it for a provider that declares none; `ai_connector.routines` is their public home)
+
+
+async def run_test(call: Callable[[], Awaitable[Any]], *, success_message: str | None = None) -> TestResult:
+    """Await `call()`, timing it; a ProviderError, a refused host or a ConfigValidationError becomes a
+    failed TestResult.
+
+    Any other exception propagates: the host reports it as an internal failure, redacted.
+    """
+    start = time.perf_counter()
+    try:
+        await call()
+    except ProviderError as exc:
+        return TestResult(
+            ok=False,
+            message=exc.message,
+            latency_ms=(time.perf_counter() - start) * 1000.0,
+            failure=exc.kind,
+            status_code=exc.status,
+        )
+    except HostNotAllowedError as exc:
+        return TestResult(ok=False, message=str(exc), failure=FailureKind.HOST_NOT_ALLOWED)
+    except ConfigValidationError as exc:  # settings the schema cannot express (e.g. a missing host URL)
+        return TestResult(ok=False, message=str(exc), failure=FailureKind.CONFIG)
+    latency = (time.perf_counter() - start) * 1000.0
+    return TestResult(ok=True, message=success_message or "Connector test succeeded", latency_ms=latency)
+
+
+# The default *Save & test* inputs: the cheapest call that still proves key, URL and model together
+# (Kibana's own test sends "Hello world"; one token, one word and two documents keep it cheap).
+_HELLO = "Hello world"
+MINIMAL_TEST_REQUESTS: Mapping[TaskType, Any] = MappingProxyType(
+    {
+        TaskType.CHAT_COMPLETION: ChatRequest(messages=({"role": "user", "content": _HELLO},), max_tokens=1),
+        TaskType.COMPLETION: CompletionRequest(input=_HELLO, max_tokens=1),
+        TaskType.TEXT_EMBEDDING: EmbeddingRequest(input=(_HELLO,)),
+        TaskType.SPARSE_EMBEDDING: SparseEmbeddingRequest(input=(_HELLO,)),
+        TaskType.RERANK: RerankRequest(query="star wars", input=("luke", "leia"), top_n=1),
+    }
+)
+
+
+def default_test(calls: Provider | Mapping[TaskType | str, Callable[..., Any]]) -> TestFn:
+    """The *Save & test* of a provider that declares none: its own task call on minimal input
+    (`MINIMAL_TEST_REQUESTS`), a chat stream read to its end, errors as a failed TestResult.
+
+    `calls` is the provider (its calls are looked up when the test runs) or a map of task types to
+    calls. Providers with a cheaper proof (a token-free endpoint that still checks the model) write
+    their own.
+    """
+    by_task = None if isinstance(calls, Provider) else {TaskType(k): v for k, v in calls.items()}
+    provider = calls if isinstance(calls, Provider) else None
+
+    async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
+        task = endpoint.task_type
+        call = provider.call_for(task) if provider is not None else by_task[task]  # type: ignore[index]
+        request = MINIMAL_TEST_REQUESTS[task]
+
+        async def invoke() -> None:
+            if task is TaskType.CHAT_COMPLETION:
+                async for _ in call(endpoint, request, ctx):
+                    pass
+            else:
+                await call(endpoint, request, ctx)
+
+        return await run_test(invoke)
+
+    test.ai_connector_default = True  # type: ignore[attr-defined]  # rebuilt by dataclasses.replace
+    return test

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ai_connector.plugin import InferenceEndpoint, Provider, TaskType, hookimpl, rate_limit_field
+from ai_connector.plugin import InferenceEndpoint, Provider, TaskType, fields, hookimpl
 from ai_connector_amazonbedrock.calls import (
     CHAT_PROVIDERS,
     DEFAULT_URL,
@@ -24,6 +24,7 @@ from ai_connector_amazonbedrock.calls import (
     test,
     text_embedding,
 )
+from ai_connector_amazonbedrock.errors import error_from_response
 
 __all__ = ["AUTH_SCHEMA", "PROVIDER", "SETTINGS_SCHEMA", "ai_connector_providers"]
 
@@ -62,18 +63,13 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "x-updatable": False,
             "x-task-types": ["text_embedding"],
         },
-        "rate_limit": rate_limit_field(
+        "rate_limit": fields.rate_limit(
             "By default, the amazonbedrock service sets the number of requests allowed per minute to 240."
         ),
-        "url": {
-            "type": "string",
-            "title": "URL",
-            "description": "Overrides the Bedrock runtime base URL "
-            "(https://bedrock-runtime.{region}.amazonaws.com) for private endpoints, proxies and tests. "
-            "Requests are still signed for the region above.",
-            "format": "uri",
-            "x-updatable": False,
-        },
+        "url": fields.url(
+            "Overrides the Bedrock runtime base URL (https://bedrock-runtime.{region}.amazonaws.com) "
+            "for private endpoints, proxies and tests. Requests are still signed for the region above."
+        ),
     },
     "required": ["provider", "model", "region"],
     "additionalProperties": False,
@@ -176,6 +172,7 @@ PROVIDER = Provider(
         TaskType.TEXT_EMBEDDING: EMBEDDING_TASK_SETTINGS,
     },
     test=test,
+    parse_error=error_from_response,
     chat_completion_stream=chat_completion_stream,
     completion=completion,
     text_embedding=text_embedding,

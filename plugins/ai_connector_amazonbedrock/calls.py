@@ -16,7 +16,6 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     FieldError,
     InferenceEndpoint,
     InvalidRequestError,
@@ -182,7 +181,7 @@ def _signed(
     return content, signed
 
 
-async def _post_json(
+async def _signed_post(
     ctx: CallContext,
     endpoint: InferenceEndpoint,
     url: str,
@@ -191,15 +190,7 @@ async def _post_json(
     accept: str | None = None,
 ) -> Any:
     content, headers = _signed(endpoint, url, body, accept=accept)
-    resp = await ctx.request("POST", url, content=content, headers=headers)
-    if resp.status_code >= 400:
-        raise error_from_response(resp.status_code, resp.headers, resp.content, provider=PROVIDER_ID)
-    try:
-        return json.loads(resp.content)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the answer is not JSON", status=resp.status_code, provider=PROVIDER_ID
-        ) from None
+    return await ctx.send_json("POST", url, content=content, headers=headers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +198,7 @@ async def _post_json(
 
 
 def _body(endpoint: InferenceEndpoint, request: ChatRequest) -> dict[str, Any]:
-    return converse_body(request, task_settings=endpoint.task_settings, provider=_family(endpoint))
+    return converse_body(request, task_settings=endpoint.task_settings, family=_family(endpoint))
 
 
 async def chat_completion_stream(
@@ -220,14 +211,13 @@ async def chat_completion_stream(
     async with ctx.stream("POST", url, content=content, headers=headers) as resp:
         if resp.status_code >= 400:
             raw = await ctx.read_error_body(resp)
-            raise error_from_response(resp.status_code, resp.headers, raw, provider=PROVIDER_ID)
+            raise error_from_response(resp.status_code, resp.headers, raw).redacted(ctx.redact)
         content_type = resp.headers.get("content-type", "")
         if not content_type.startswith(EVENTSTREAM_CONTENT_TYPE):
             raise InvalidResponseError(
                 f"{PROVIDER_ID}: ConverseStream answered {content_type or 'no content type'}, "
                 f"not {EVENTSTREAM_CONTENT_TYPE}",
                 status=resp.status_code,
-                provider=PROVIDER_ID,
             )
         reader = FrameReader(PROVIDER_ID)
         translator = ConverseStreamTranslator(PROVIDER_ID)
@@ -243,8 +233,8 @@ async def chat_completion_stream(
 async def _converse(endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext) -> str:
     _check(endpoint)
     url = operation_url(endpoint, "converse", request.model)
-    answer = await _post_json(ctx, endpoint, url, _body(endpoint, request))
-    return converse_text(answer, provider=PROVIDER_ID)
+    answer = await _signed_post(ctx, endpoint, url, _body(endpoint, request))
+    return converse_text(answer, PROVIDER_ID)
 
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
@@ -261,9 +251,7 @@ def _vector(raw: Any) -> list[float]:
     if not isinstance(raw, list) or not all(
         isinstance(x, int | float) and not isinstance(x, bool) for x in raw
     ):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: an embedding is not a list of numbers", status=200, provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: an embedding is not a list of numbers", status=200)
     return raw
 
 
@@ -273,7 +261,7 @@ def _cohere_input_type(input_type: str | None) -> str:
     mapped = COHERE_INPUT_TYPES.get(input_type.lower())
     if mapped is None:
         known = ", ".join(sorted(COHERE_INPUT_TYPES))
-        raise InvalidRequestError(f"input type {input_type!r} is not one of {known}", provider=PROVIDER_ID)
+        raise InvalidRequestError(f"input type {input_type!r} is not one of {known}")
     return mapped
 
 
@@ -286,7 +274,7 @@ async def _titan_embeddings(
         body: dict[str, Any] = {"inputText": text}
         if dimensions is not None:
             body["dimensions"] = dimensions
-        answer = await _post_json(ctx, endpoint, url, body, accept="application/json")
+        answer = await _signed_post(ctx, endpoint, url, body, accept="application/json")
         vectors.append(_vector(answer.get("embedding") if isinstance(answer, Mapping) else None))
     return vectors
 
@@ -302,7 +290,7 @@ async def _cohere_embeddings(
         body: dict[str, Any] = {"texts": batch, "input_type": kind}
         if truncate is not None:
             body["truncate"] = truncate
-        answer = await _post_json(ctx, endpoint, url, body, accept="application/json")
+        answer = await _signed_post(ctx, endpoint, url, body, accept="application/json")
         raw = answer.get("embeddings") if isinstance(answer, Mapping) else None
         if isinstance(raw, Mapping):  # the shape Cohere uses when embedding types are named
             raw = raw.get("float")
@@ -310,7 +298,6 @@ async def _cohere_embeddings(
             raise InvalidResponseError(
                 f"{PROVIDER_ID}: expected {len(batch)} embeddings in the answer",
                 status=200,
-                provider=PROVIDER_ID,
             )
         vectors.extend(_vector(v) for v in raw)
     return vectors
@@ -339,10 +326,6 @@ HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},), max_
 async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
     """Save & test: a 1-token Converse "Hello world" on the connector's model, or one "Hello world"
     embedding: real calls that prove the credentials, the region and the model id together."""
-    try:
-        _check(endpoint)
-    except ConfigValidationError as exc:
-        return TestResult(ok=False, message=str(exc), failure=FailureKind.CONFIG)
     if endpoint.task_type is TaskType.TEXT_EMBEDDING:
         hello = EmbeddingRequest(input=("Hello world",), input_type="ingest")
         return await run_test(lambda: text_embedding(endpoint, hello, ctx))

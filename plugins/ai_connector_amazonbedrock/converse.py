@@ -130,7 +130,7 @@ def _tool_config(request: ChatRequest, has_tool_blocks: bool) -> dict[str, Any] 
 
 
 def converse_body(
-    request: ChatRequest, *, task_settings: Mapping[str, Any], provider: str | None
+    request: ChatRequest, *, task_settings: Mapping[str, Any], family: str | None
 ) -> dict[str, Any]:
     """The JSON body of Converse/ConverseStream for `request`; the connector's task settings
     (ES's `temperature`, `top_p`, `top_k`, `max_new_tokens`) fill what the request leaves unset."""
@@ -161,22 +161,22 @@ def converse_body(
     if tool_config is not None:
         body["toolConfig"] = tool_config
     top_k = task_settings.get("top_k")
-    if top_k is not None and provider in TOP_K_PROVIDERS:
+    if top_k is not None and family in TOP_K_PROVIDERS:
         body["additionalModelRequestFields"] = {"top_k": top_k}
     return body
 
 
-def converse_text(answer: Any, *, provider: str) -> str:
+def converse_text(answer: Any, provider: str) -> str:
     """The assistant's text from a Converse response (`output.message.content[].text`)."""
     try:
         content = answer["output"]["message"]["content"]
         texts = [block["text"] for block in content if "text" in block]
     except (KeyError, TypeError):
         raise InvalidResponseError(
-            f"{provider}: the Converse answer has no output.message.content", status=200, provider=provider
+            f"{provider}: the Converse answer has no output.message.content", status=200
         ) from None
     if not all(isinstance(t, str) for t in texts):
-        raise InvalidResponseError(f"{provider}: a Converse text block is not a string", provider=provider)
+        raise InvalidResponseError(f"{provider}: a Converse text block is not a string")
     return "".join(texts)
 
 
@@ -196,7 +196,7 @@ class ConverseStreamTranslator:
         self._stopped = False
 
     def _bad(self, what: str) -> InvalidResponseError:
-        return InvalidResponseError(f"{self._provider}: {what}", status=200, provider=self._provider)
+        return InvalidResponseError(f"{self._provider}: {what}", status=200)
 
     def translate(self, event: StreamEvent) -> ChatChunk | None:
         """The chunk for one event (None when it carries nothing for the client); raises
@@ -207,7 +207,6 @@ class ConverseStreamTranslator:
                 f"{self._provider}: the stream failed with {event.kind}: {message}",
                 status=200,
                 provider_message=str(message),
-                provider=self._provider,
                 code=event.kind,
             )
         kind, body = event.kind, event.body
@@ -273,5 +272,4 @@ class ConverseStreamTranslator:
             raise StreamInterruptedError(
                 f"{self._provider}: the stream ended before its messageStop event",
                 status=200,
-                provider=self._provider,
             )

@@ -71,9 +71,7 @@ def _message(body: Any, raw: bytes) -> str | None:
     return text[:1000] or None
 
 
-def error_from_response(
-    status: int, headers: Mapping[str, str], raw: bytes, *, provider: str
-) -> ProviderError:
+def error_from_response(status: int, headers: Mapping[str, str], raw: bytes) -> ProviderError:
     """The typed error for a non-2xx Bedrock answer."""
     try:
         body: Any = json.loads(raw) if raw else None
@@ -96,6 +94,4 @@ def error_from_response(
     elif code in ("ModelErrorException", "ModelStreamErrorException"):
         cls, retryable = ProviderServerError, False  # the model failed on this very input
     # Bedrock sends no retry hint (wire.md section 3); error_for_status still reads one if a proxy adds it.
-    return error_for_status(
-        status, message, provider=provider, headers=headers, code=code, retryable=retryable, cls=cls
-    )
+    return error_for_status(status, message, headers=headers, code=code, retryable=retryable, cls=cls)

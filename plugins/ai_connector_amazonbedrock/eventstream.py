@@ -54,7 +54,6 @@ class FrameReader:
                 raise InvalidResponseError(
                     f"{self._provider}: malformed event-stream frame ({type(exc).__name__}: {exc})",
                     status=200,
-                    provider=self._provider,
                 ) from None
             self._pending -= message.prelude.total_length
             yield message
@@ -66,7 +65,6 @@ class FrameReader:
                 f"{self._provider}: the stream ended inside an event-stream frame "
                 f"({self._pending} bytes of an incomplete message)",
                 status=200,
-                provider=self._provider,
             )
 
 
@@ -90,23 +88,19 @@ def decode_event(message: Any, provider: str) -> StreamEvent:
         raise InvalidResponseError(
             f"{provider}: event-stream message without a known :message-type ({message_type!r})",
             status=200,
-            provider=provider,
         )
     if not isinstance(kind, str) or not kind:
         raise InvalidResponseError(
             f"{provider}: event-stream {message_type} message without its type header",
             status=200,
-            provider=provider,
         )
     payload = message.payload
     try:
         body = json.loads(payload) if payload else {}
     except (ValueError, UnicodeDecodeError):
         raise InvalidResponseError(
-            f"{provider}: the {kind} event's payload is not JSON", status=200, provider=provider
+            f"{provider}: the {kind} event's payload is not JSON", status=200
         ) from None
     if not isinstance(body, dict):
-        raise InvalidResponseError(
-            f"{provider}: the {kind} event's payload is not a JSON object", status=200, provider=provider
-        )
+        raise InvalidResponseError(f"{provider}: the {kind} event's payload is not a JSON object", status=200)
     return StreamEvent(message_type, kind, body)

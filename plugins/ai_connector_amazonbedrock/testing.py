@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 
 __all__ = [
     "ERROR_TYPE_SUFFIX",
@@ -626,3 +627,13 @@ def serve_chat(
     fake.prompt_tokens = prompt_tokens
     fake.completion_tokens = completion_tokens
     fake.reply = "".join(pieces)
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing amazonbedrock --port N` serves one.
+FAKE = fake_class(
+    "amazonbedrock",
+    install=lambda server, key: FakeBedrock(server),
+    connector=connector,
+    serve_chat=serve_chat,
+)

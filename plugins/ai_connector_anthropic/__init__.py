@@ -20,14 +20,10 @@ from ai_connector.plugin import (
     CompletionRequest,
     InferenceEndpoint,
     InvalidRequestError,
-    InvalidResponseError,
     Provider,
     TaskType,
-    TestResult,
-    aiter_sse,
+    fields,
     hookimpl,
-    rate_limit_field,
-    run_test,
 )
 from ai_connector_anthropic.wire import (
     API_VERSION,
@@ -47,13 +43,8 @@ DEFAULT_URL = "https://api.anthropic.com"
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "model_id": {
-            "type": "string",
-            "title": "Model ID",
-            "description": "The name of the model to use for the inference task.",
-            "x-updatable": False,
-        },
-        "rate_limit": rate_limit_field(
+        "model_id": fields.model_id(),
+        "rate_limit": fields.rate_limit(
             "By default, the anthropic service sets the number of requests allowed per minute to 50."
         ),
         "url": {
@@ -70,15 +61,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 
 AUTH_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "API Key for the provider you're connecting to.",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
-    },
+    "properties": {"api_key": fields.api_key()},
     "required": ["api_key"],
     "additionalProperties": False,
 }
@@ -121,8 +104,6 @@ TASK_SETTINGS_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_HELLO = ({"role": "user", "content": "Hello world"},)
-
 
 def messages_url(endpoint: InferenceEndpoint) -> str:
     """`{url}/v1/messages`; a `url` that already ends in `/v1` or `/v1/messages` is not doubled."""
@@ -142,9 +123,7 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
     """The connector's custom headers, then Anthropic's key and version headers (which win)."""
     key = endpoint.secrets.get("api_key")
     if not key:
-        raise AuthenticationError(
-            f"{PROVIDER_ID}: no API key is configured (secret api_key)", provider=PROVIDER_ID
-        )
+        raise AuthenticationError(f"{PROVIDER_ID}: no API key is configured (secret api_key)")
     own = {"x-api-key", "anthropic-version", "authorization"}
     headers = {k: v for k, v in endpoint.headers.items() if k.lower() not in own}
     headers["x-api-key"] = key
@@ -155,63 +134,39 @@ def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
 def _model(endpoint: InferenceEndpoint) -> str:
     model = endpoint.settings.get("model_id")
     if not model:
-        raise InvalidRequestError(
-            f"{PROVIDER_ID}: no model is configured (setting model_id)", provider=PROVIDER_ID
-        )
+        raise InvalidRequestError(f"{PROVIDER_ID}: no model is configured (setting model_id)")
     return model
 
 
-async def chat_completion_stream(
+def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
     """Stream a chat completion from `POST /v1/messages` (`stream: true`) as unified chunks."""
     body = messages_body(request, model=_model(endpoint), task_settings=endpoint.task_settings, stream=True)
-    headers = _headers(endpoint)
-    headers["accept"] = "text/event-stream"
-    async with ctx.stream("POST", messages_url(endpoint), json=body, headers=headers) as resp:
-        if resp.status_code >= 400:
-            error = error_from_response(resp.status_code, await ctx.read_error_body(resp), resp.headers)
-            raise error.redacted(ctx.redact)
-        async with aclosing(translate_stream(aiter_sse(ctx.iter_bytes(resp)), redact=ctx.redact)) as chunks:
-            async for chunk in chunks:  # closed with this generator, not later by the event loop
-                yield chunk
+    headers = {**_headers(endpoint), "accept": "text/event-stream"}
+    return _stream(ctx, messages_url(endpoint), body, headers)
 
 
-async def _complete(
-    endpoint: InferenceEndpoint, text: str, ctx: CallContext, *, max_tokens: int | None = None
-) -> list[str]:
-    request = ChatRequest(messages=({"role": "user", "content": text},), max_tokens=max_tokens)
-    body = messages_body(request, model=_model(endpoint), task_settings=endpoint.task_settings, stream=False)
-    resp = await ctx.request("POST", messages_url(endpoint), json=body, headers=_headers(endpoint))
-    if resp.status_code >= 400:
-        raise error_from_response(resp.status_code, resp.content, resp.headers).redacted(ctx.redact)
-    try:
-        data = resp.json()
-    except ValueError:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not JSON", status=resp.status_code, provider=PROVIDER_ID
-        ) from None
-    return [message_text(data)]
+async def _stream(
+    ctx: CallContext, url: str, body: Mapping[str, Any], headers: Mapping[str, str]
+) -> AsyncIterator[ChatChunk]:
+    async with (
+        ctx.open_sse("POST", url, json=body, headers=headers) as events,
+        aclosing(translate_stream(events, redact=ctx.redact)) as chunks,
+    ):
+        async for chunk in chunks:  # closed with this generator, not later by the event loop
+            yield chunk
 
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """ES's `completion` task: one user message, one non-streamed Message, its text as `[result]`."""
-    return await _complete(endpoint, request.input, ctx)
-
-
-async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
-    """Save & test: a one-token "Hello world" message proves the URL, the key and the model
-    (listing models would not prove the model id)."""
-
-    async def hello() -> None:
-        if endpoint.task_type is TaskType.CHAT_COMPLETION:
-            request = ChatRequest(messages=_HELLO, max_tokens=1)
-            async for _ in chat_completion_stream(endpoint, request, ctx):
-                pass
-        else:
-            await _complete(endpoint, "Hello world", ctx, max_tokens=1)
-
-    return await run_test(hello)
+    chat = ChatRequest(messages=({"role": "user", "content": request.input},), max_tokens=request.max_tokens)
+    body = messages_body(chat, model=_model(endpoint), task_settings=endpoint.task_settings, stream=False)
+    return [
+        message_text(
+            await ctx.send_json("POST", messages_url(endpoint), json=body, headers=_headers(endpoint))
+        )
+    ]
 
 
 PROVIDER = Provider(
@@ -224,7 +179,7 @@ PROVIDER = Provider(
         TaskType.COMPLETION: TASK_SETTINGS_SCHEMA,
         TaskType.CHAT_COMPLETION: TASK_SETTINGS_SCHEMA,
     },
-    test=test,
+    parse_error=error_from_response,
     chat_completion_stream=chat_completion_stream,
     completion=completion,
     urls=_urls,

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 
 __all__ = [
     "API_VERSION",
@@ -316,3 +317,13 @@ def serve_chat(
         return stream_response(events)
 
     server.add("POST", "/v1/messages", answer)
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing anthropic --port N` serves one.
+FAKE = fake_class(
+    "anthropic",
+    install=lambda server, key: FakeAnthropic(server, api_key=key),
+    connector=connector,
+    serve_chat=serve_chat,
+)

@@ -17,7 +17,6 @@ from ai_connector.plugin import (
     InvalidResponseError,
     ProviderError,
     RateLimitError,
-    ServerSentEvent,
     StreamInterruptedError,
     ToolCallDelta,
     Usage,
@@ -61,7 +60,7 @@ _TOOL_CHOICE = {"auto": {"type": "auto"}, "none": {"type": "none"}, "required": 
 
 
 def _invalid(message: str) -> InvalidRequestError:
-    return InvalidRequestError(f"{PROVIDER_ID}: {message}", provider=PROVIDER_ID)
+    return InvalidRequestError(f"{PROVIDER_ID}: {message}")
 
 
 def _image_block(part: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,15 +226,11 @@ def message_text(data: Any) -> str:
     """The text of a non-streamed Message (`content` text blocks joined); InvalidResponseError otherwise."""
     content = data.get("content") if isinstance(data, Mapping) else None
     if not isinstance(content, list):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not a Message (no content list)", provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: the response is not a Message (no content list)")
     try:
         return "".join(block["text"] for block in content if block.get("type") == "text")
     except (KeyError, TypeError, AttributeError):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: a text block of the Message has no text", provider=PROVIDER_ID
-        ) from None
+        raise InvalidResponseError(f"{PROVIDER_ID}: a text block of the Message has no text") from None
 
 
 def _prompt_tokens(usage: Mapping[str, Any]) -> int:
@@ -248,7 +243,7 @@ def _prompt_tokens(usage: Mapping[str, Any]) -> int:
 
 
 async def translate_stream(
-    events: AsyncIterator[ServerSentEvent], *, redact: Callable[[Any], str] = str
+    events: AsyncIterator[Any], *, redact: Callable[[Any], str] = str
 ) -> AsyncIterator[ChatChunk]:
     """Unified chunks from Anthropic's Messages SSE events, ending at `message_stop`.
 
@@ -316,15 +311,13 @@ async def translate_stream(
                     f"{PROVIDER_ID}: the stream failed: {reason}",
                     status=200,
                     provider_message=reason,
-                    provider=PROVIDER_ID,
                     code=error.get("type"),
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidResponseError(
                 f"{PROVIDER_ID}: unreadable {event.event!r} stream event ({type(exc).__name__})",
-                provider=PROVIDER_ID,
             ) from None
-    raise StreamInterruptedError(f"{PROVIDER_ID}: the stream ended before message_stop", provider=PROVIDER_ID)
+    raise StreamInterruptedError(f"{PROVIDER_ID}: the stream ended before message_stop")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,7 +342,7 @@ def error_fields(body: bytes) -> tuple[str | None, str | None]:
     return None, None
 
 
-def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
+def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
     """The typed error for an Anthropic error response (status table in docs.anthropic.com/en/api/errors)."""
     message, kind = error_fields(body)
     cls: type[ProviderError] | None = None
@@ -357,6 +350,4 @@ def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) ->
     if kind == "billing_error":
         # An account that cannot pay: rate-limited in kind, but waiting does not help.
         cls, retryable = RateLimitError, False
-    return error_for_status(
-        status, message, provider=PROVIDER_ID, headers=headers, code=kind, cls=cls, retryable=retryable
-    )
+    return error_for_status(status, message, headers=headers, code=kind, cls=cls, retryable=retryable)

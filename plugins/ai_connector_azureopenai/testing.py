@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 from ai_connector_openai.testing import embeddings_body, sse, stream_response
 
 __all__ = [
@@ -310,3 +311,13 @@ def serve_chat(
         )
 
     server.add("POST", r"/openai/deployments/[^/]+/chat/completions", answer)
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing azureopenai --port N` serves one.
+FAKE = fake_class(
+    "azureopenai",
+    install=lambda server, key: AzureOpenAIFake(server, api_key=key).install(),
+    connector=connector,
+    serve_chat=serve_chat,
+)

@@ -11,13 +11,11 @@ connector owns its ES inference endpoint: `on_save` creates it (re-creates it on
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ai_connector.plugin import (
-    KIBANA_TEST_REQUESTS,
     CallContext,
     ChatChunk,
     ChatRequest,
@@ -28,16 +26,16 @@ from ai_connector.plugin import (
     InvalidResponseError,
     ModelNotFoundError,
     Provider,
+    ProviderError,
     RerankRequest,
     RerankResult,
     SparseEmbeddingRequest,
     StreamInterruptedError,
     TaskType,
     TestResult,
-    aiter_sse,
-    chat_request_to_openai,
-    chunk_from_openai,
+    fields,
     hookimpl,
+    openai_kit,
     run_test,
 )
 from ai_connector_elastic.wire import (
@@ -63,12 +61,7 @@ __all__ = ["PROVIDER", "ai_connector_providers"]
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "model_id": {
-            "type": "string",
-            "title": "Model ID",
-            "description": "The name of the model to use for the inference task.",
-            "x-updatable": False,
-        },
+        "model_id": fields.model_id(),
         "max_input_tokens": {
             "type": "integer",
             "title": "Maximum Input Tokens",
@@ -101,20 +94,28 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 AUTH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "An Elasticsearch API key (the encoded value) that overrides the host's "
-            "(AI_CONNECTOR_ELASTICSEARCH_API_KEY).",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
+        "api_key": fields.api_key(
+            "An Elasticsearch API key (the encoded value) that overrides the host's "
+            "(AI_CONNECTOR_ELASTICSEARCH_API_KEY)."
+        )
     },
     "additionalProperties": False,
 }
 
 # Settings of ours that are not ES service settings.
 _LOCAL_SETTINGS = frozenset({"url"})
+# Kibana's default test params (stack_connectors public/connector_types/inference/constants.tsx):
+# ES runs them on the connector's own inference endpoint.
+_SKY = "The sky above the port was the color of television tuned to a dead channel."
+KIBANA_TEST_REQUESTS: Mapping[TaskType, Any] = {
+    TaskType.CHAT_COMPLETION: ChatRequest(messages=({"role": "user", "content": "Hello world"},)),
+    TaskType.COMPLETION: CompletionRequest(input="What is Elastic?"),
+    TaskType.RERANK: RerankRequest(
+        input=("luke", "like", "leia", "chewy", "r2d2", "star", "wars"), query="star wars main character"
+    ),
+    TaskType.SPARSE_EMBEDDING: SparseEmbeddingRequest(input=(_SKY,)),
+    TaskType.TEXT_EMBEDDING: EmbeddingRequest(input=(_SKY,), input_type="ingest"),
+}
 # Kibana's performApiUnifiedCompletionStream asks ES to wait this long.
 _STREAM_TIMEOUT = "180s"
 
@@ -132,12 +133,15 @@ def _is_preconfigured(endpoint: InferenceEndpoint) -> bool:
 
 
 async def _infer(endpoint: InferenceEndpoint, body: Mapping[str, Any], ctx: CallContext) -> Mapping[str, Any]:
-    """`POST _inference/{task}/{id}` and the parsed JSON answer."""
+    """`POST _inference/{task}/{id}` and the parsed JSON answer (an object)."""
     url = inference_url(es_url(endpoint, ctx.host_settings), endpoint)
-    resp = await ctx.request("POST", url, json=body, headers=es_headers(endpoint, ctx))
-    if resp.status_code >= 400:
-        raise es_error(resp.status_code, resp.content, resp.headers).redacted(redactor_for(endpoint, ctx))
-    return parse_json(resp.content, resp.status_code)
+    try:
+        answer = await ctx.send_json("POST", url, json=body, headers=es_headers(endpoint, ctx))
+    except ProviderError as exc:  # the host's own ES key is redacted too
+        raise exc.redacted(redactor_for(endpoint, ctx)) from None
+    if not isinstance(answer, Mapping):
+        raise InvalidResponseError(f"{PROVIDER_ID}: the response is not a JSON object")
+    return answer
 
 
 def _stream_error(obj: Mapping[str, Any]) -> StreamInterruptedError:
@@ -152,12 +156,11 @@ def _stream_error(obj: Mapping[str, Any]) -> StreamInterruptedError:
         f"{PROVIDER_ID}: the stream failed: {message}",
         status=200,
         provider_message=message,
-        provider=PROVIDER_ID,
         code=code,
     )
 
 
-async def chat_completion_stream(
+def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
     """Stream `POST _inference/chat_completion/{id}/_stream` as unified chunks.
@@ -165,43 +168,42 @@ async def chat_completion_stream(
     ES takes OpenAI's body with `max_completion_tokens` and no `stream`/`user` fields, and answers
     `event: message` + OpenAI chunks, bare or wrapped in `{"chat_completion": ...}`, then `[DONE]`.
     """
-    body = chat_request_to_openai(request, stream=False, max_tokens_field="max_completion_tokens")
+    body = openai_kit.chat_request_to_openai(request, stream=False, max_tokens_field="max_completion_tokens")
     body.pop("user", None)  # not part of ES's unified chat request
     url = inference_url(es_url(endpoint, ctx.host_settings), endpoint) + "/_stream"
     headers = es_headers(endpoint, ctx)
     headers["Accept"] = "text/event-stream"
     headers["X-Elastic-Product-Use-Case"] = "inference"
-    params = {"timeout": _STREAM_TIMEOUT}
-    async with ctx.stream("POST", url, json=body, params=params, headers=headers) as resp:
-        if resp.status_code >= 400:
-            error = es_error(resp.status_code, await ctx.read_error_body(resp), resp.headers)
-            raise error.redacted(redactor_for(endpoint, ctx))
-        role_sent = False
-        async for event in aiter_sse(ctx.iter_bytes(resp)):
-            data = event.data
-            if data == "[DONE]":
-                return
-            try:
-                obj = json.loads(data)
-                if "error" in obj:
-                    raise _stream_error(obj).redacted(redactor_for(endpoint, ctx))
-                chunk = chunk_from_openai(obj.get("chat_completion") or obj)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise InvalidResponseError(
-                    f"{PROVIDER_ID}: unreadable stream chunk ({type(exc).__name__})", provider=PROVIDER_ID
-                ) from None
-            if chunk is None:
-                continue
-            if not role_sent and not chunk.is_usage_only:
-                role_sent = True
-                if chunk.role is None:
-                    chunk = dataclasses.replace(chunk, role="assistant")
-            if chunk.usage is not None and not chunk.is_usage_only:
-                # The unified stream ends with a usage-only chunk, whatever ES bundled it with.
-                yield dataclasses.replace(chunk, usage=None)
-                chunk = ChatChunk(usage=chunk.usage, id=chunk.id, model=chunk.model)
-            yield chunk
-    raise StreamInterruptedError(f"{PROVIDER_ID}: the stream ended before [DONE]", provider=PROVIDER_ID)
+    return _stream(ctx, url, body, headers, redactor_for(endpoint, ctx))
+
+
+async def _stream(
+    ctx: CallContext, url: str, body: Mapping[str, Any], headers: Mapping[str, str], redact: Any
+) -> AsyncIterator[ChatChunk]:
+    reader = openai_kit.ChatStreamReader(PROVIDER_ID, redact)
+    try:
+        async with ctx.open_sse(
+            "POST", url, json=body, params={"timeout": _STREAM_TIMEOUT}, headers=headers
+        ) as events:
+            async for event in events:
+                if event.data == "[DONE]":
+                    for chunk in reader.read(event.data):
+                        yield chunk
+                    return
+                try:
+                    obj = json.loads(event.data)
+                    if "error" in obj:
+                        raise _stream_error(obj)
+                    chunks = reader.read_object(obj.get("chat_completion") or obj)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    raise InvalidResponseError(
+                        f"{PROVIDER_ID}: unreadable stream chunk ({type(exc).__name__})"
+                    ) from None
+                for chunk in chunks:
+                    yield chunk
+    except ProviderError as exc:  # the host's own ES key is redacted too
+        raise exc.redacted(redact) from None
+    raise StreamInterruptedError(f"{PROVIDER_ID}: the stream ended before [DONE]")
 
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
@@ -251,7 +253,7 @@ async def _get_endpoint(url: str, endpoint: InferenceEndpoint, ctx: CallContext)
     if resp.status_code == 404:
         return None
     if resp.status_code >= 400:
-        raise es_error(resp.status_code, resp.content, resp.headers).redacted(redactor_for(endpoint, ctx))
+        raise es_error(resp.status_code, resp.headers, resp.content).redacted(redactor_for(endpoint, ctx))
     data = parse_json(resp.content, resp.status_code)
     endpoints = data.get("endpoints")
     if isinstance(endpoints, list) and not endpoints:
@@ -262,7 +264,7 @@ async def _get_endpoint(url: str, endpoint: InferenceEndpoint, ctx: CallContext)
 async def _delete_endpoint(url: str, endpoint: InferenceEndpoint, ctx: CallContext) -> None:
     resp = await ctx.request("DELETE", url, headers=es_headers(endpoint, ctx))
     if resp.status_code >= 400 and resp.status_code != 404:  # already gone is what we wanted
-        raise es_error(resp.status_code, resp.content, resp.headers).redacted(redactor_for(endpoint, ctx))
+        raise es_error(resp.status_code, resp.headers, resp.content).redacted(redactor_for(endpoint, ctx))
 
 
 async def on_save(endpoint: InferenceEndpoint, ctx: CallContext, is_update: bool) -> None:
@@ -280,13 +282,12 @@ async def on_save(endpoint: InferenceEndpoint, ctx: CallContext, is_update: bool
                 f"{PROVIDER_ID}: the preconfigured inference endpoint {inference_id} ({task}) does not "
                 "exist on this Elasticsearch deployment",
                 status=404,
-                provider=PROVIDER_ID,
             )
         return
     if existing is not None:
         if not is_update:
             raise InvalidRequestError(
-                f"Inference with id {inference_id} and task type {task} already exists.", provider=PROVIDER_ID
+                f"Inference with id {inference_id} and task type {task} already exists."
             )
         await _delete_endpoint(url, endpoint, ctx)
     body: dict[str, Any] = {
@@ -297,7 +298,7 @@ async def on_save(endpoint: InferenceEndpoint, ctx: CallContext, is_update: bool
         body["task_settings"] = dict(endpoint.task_settings)
     resp = await ctx.request("PUT", url, json=body, headers=es_headers(endpoint, ctx))
     if resp.status_code >= 400:
-        raise es_error(resp.status_code, resp.content, resp.headers).redacted(redactor_for(endpoint, ctx))
+        raise es_error(resp.status_code, resp.headers, resp.content).redacted(redactor_for(endpoint, ctx))
 
 
 async def on_delete(endpoint: InferenceEndpoint, ctx: CallContext) -> None:
@@ -317,7 +318,6 @@ async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
             raise ModelNotFoundError(
                 f"Inference Endpoint by ID {endpoint.inference_id} does not exist!",
                 status=404,
-                provider=PROVIDER_ID,
             )
         request = KIBANA_TEST_REQUESTS[endpoint.task_type]
         if endpoint.task_type is TaskType.CHAT_COMPLETION:
@@ -344,6 +344,7 @@ PROVIDER = Provider(
     settings_schema=SETTINGS_SCHEMA,
     auth_schema=AUTH_SCHEMA,
     test=test,
+    parse_error=es_error,
     chat_completion_stream=chat_completion_stream,
     completion=completion,
     text_embedding=text_embedding,

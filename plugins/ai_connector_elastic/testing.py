@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -335,3 +336,13 @@ def serve_chat(
         return stream_response(chunks)
 
     server.add("POST", _STREAM_PATH.pattern, answer)
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing elastic --port N` serves one.
+FAKE = fake_class(
+    "elastic",
+    install=lambda server, key: FakeElasticsearch(server, api_key=key),
+    connector=connector,
+    serve_chat=serve_chat,
+)

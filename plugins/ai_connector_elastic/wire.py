@@ -52,7 +52,7 @@ def es_url(endpoint: InferenceEndpoint, host_settings: Mapping[str, Any]) -> str
     """The Elasticsearch base URL: the connector's `url`, else the host's; a clear error without either."""
     url = endpoint.settings.get("url") or host_settings.get("url")
     if not url:
-        raise InvalidRequestError(NO_URL_MESSAGE, provider=PROVIDER_ID)
+        raise InvalidRequestError(NO_URL_MESSAGE)
     return str(url).rstrip("/")
 
 
@@ -127,7 +127,7 @@ def es_error_fields(body: bytes | str) -> tuple[str | None, str | None]:
     return reason, (kind if isinstance(kind, str) else None)
 
 
-def es_error(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
+def es_error(status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
     """The typed error for an Elasticsearch error response.
 
     ES answers an upstream 429 with a 400 `status_exception` whose reason holds `status [429]`
@@ -139,9 +139,7 @@ def es_error(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderEr
     retryable: bool | None = None
     if status == 400 and reason and "status [429]" in reason:
         cls, retryable = RateLimitError, "quota" not in reason.lower()
-    return error_for_status(
-        status, reason, provider=PROVIDER_ID, headers=headers, code=kind, cls=cls, retryable=retryable
-    )
+    return error_for_status(status, reason, headers=headers, code=kind, cls=cls, retryable=retryable)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +147,7 @@ def es_error(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderEr
 
 
 def _unexpected(what: str) -> InvalidResponseError:
-    return InvalidResponseError(f"{PROVIDER_ID}: unexpected {what} response shape", provider=PROVIDER_ID)
+    return InvalidResponseError(f"{PROVIDER_ID}: unexpected {what} response shape")
 
 
 def parse_json(content: bytes, status: int) -> Mapping[str, Any]:
@@ -157,13 +155,9 @@ def parse_json(content: bytes, status: int) -> Mapping[str, Any]:
     try:
         data = json.loads(content)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not JSON", status=status, provider=PROVIDER_ID
-        ) from None
+        raise InvalidResponseError(f"{PROVIDER_ID}: the response is not JSON", status=status) from None
     if not isinstance(data, Mapping):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the response is not a JSON object", status=status, provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: the response is not a JSON object", status=status)
     return data
 
 
@@ -188,9 +182,7 @@ def parse_embeddings(data: Mapping[str, Any], count: int) -> list[list[float]]:
     except (KeyError, TypeError, ValueError):
         raise _unexpected("text_embedding") from None
     if len(vectors) != count:
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs", provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: {len(vectors)} embeddings came back for {count} inputs")
     return vectors
 
 
@@ -207,7 +199,7 @@ def parse_sparse(data: Mapping[str, Any], count: int) -> list[dict[str, float]]:
         raise _unexpected("sparse_embedding") from None
     if len(out) != count:
         raise InvalidResponseError(
-            f"{PROVIDER_ID}: {len(out)} sparse embeddings came back for {count} inputs", provider=PROVIDER_ID
+            f"{PROVIDER_ID}: {len(out)} sparse embeddings came back for {count} inputs"
         )
     return out
 

@@ -18,6 +18,7 @@ from ai_connector.plugin import (
     ProviderError,
     RateLimitError,
     StreamInterruptedError,
+    current_provider,
     error_for_status,
 )
 
@@ -120,13 +121,7 @@ def _text_of(body: bytes | str) -> str | None:
     return text[:_MESSAGE_LIMIT] or None
 
 
-def google_error(
-    status_code: int,
-    body: bytes | str,
-    *,
-    provider: str,
-    headers: Mapping[str, str] | None = None,
-) -> ProviderError:
+def google_error(status_code: int, headers: Mapping[str, str] | None, body: bytes | str) -> ProviderError:
     """The typed error for a non-2xx Gemini/Vertex answer.
 
     A credentials reason (API_KEY_INVALID...) is an AuthenticationError whatever the status; a 429's
@@ -135,7 +130,7 @@ def google_error(
     status = parse_google_status(body)
     if status is None:
         # Not a google.rpc.Status (e.g. an HTML 404 for an unknown region): keep the text's start.
-        return error_for_status(status_code, _text_of(body), provider=provider, headers=headers)
+        return error_for_status(status_code, _text_of(body), headers=headers)
     cls: type[ProviderError] | None = None
     retryable: bool | None = None
     if _CREDENTIAL_REASONS.intersection(status.reasons) or (
@@ -151,7 +146,6 @@ def google_error(
     return error_for_status(
         status_code,
         message,
-        provider=provider,
         headers=headers,
         code=status.reason or status.status,
         retry_after=status.retry_delay,
@@ -160,14 +154,15 @@ def google_error(
     )
 
 
-def stream_error(status: GoogleStatus, *, provider: str, http_status: int) -> StreamInterruptedError:
+def stream_error(status: GoogleStatus, *, http_status: int) -> StreamInterruptedError:
     """The error for a `google.rpc.Status` that arrived inside a stream that had already started."""
     message = status.message or status.status or "no error message"
     label = " ".join(str(part) for part in (status.code, status.status) if part is not None)
     return StreamInterruptedError(
-        f"{provider}: the stream carried an error" + (f" ({label})" if label else "") + f": {message}",
+        f"{current_provider()}: the stream carried an error"
+        + (f" ({label})" if label else "")
+        + f": {message}",
         status=http_status,
         provider_message=status.message,
-        provider=provider,
         code=status.reason or status.status,
     )

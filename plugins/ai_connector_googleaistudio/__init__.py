@@ -7,12 +7,11 @@ Settings follow Elasticsearch's `googleaistudio` service, which offers `completi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from ai_connector.plugin import Provider, TaskType, hookimpl, rate_limit_field
+from ai_connector.plugin import Provider, TaskType, fields, hookimpl
+from ai_connector_gemini.errors import google_error
 from ai_connector_googleaistudio.calls import PROVIDER_ID, completion, test, text_embedding, urls
 
-__all__ = ["AUTH_SCHEMA", "SETTINGS_SCHEMA", "ai_connector_providers"]
+__all__ = ["AUTH_SCHEMA", "PROVIDER", "SETTINGS_SCHEMA", "ai_connector_providers"]
 
 SETTINGS_SCHEMA = {
     "type": "object",
@@ -29,7 +28,7 @@ SETTINGS_SCHEMA = {
             "for private endpoints, proxies and tests.",
             "format": "uri",
         },
-        "rate_limit": rate_limit_field(),
+        "rate_limit": fields.rate_limit(),
     },
     "required": ["model_id"],
     "additionalProperties": False,
@@ -37,35 +36,31 @@ SETTINGS_SCHEMA = {
 
 AUTH_SCHEMA = {
     "type": "object",
-    "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "API Key for the provider you're connecting to.",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
-    },
+    "properties": {"api_key": fields.api_key()},
     "required": ["api_key"],
     "additionalProperties": False,
 }
 
 
+PROVIDER = Provider(
+    id=PROVIDER_ID,
+    name="Google AI Studio",
+    task_types=frozenset({TaskType.COMPLETION, TaskType.TEXT_EMBEDDING}),
+    settings_schema=SETTINGS_SCHEMA,
+    auth_schema=AUTH_SCHEMA,
+    test=test,
+    parse_error=google_error,
+    completion=completion,
+    text_embedding=text_embedding,
+    urls=urls,
+    # ES: "For pay-as-you-go you've 360 requests per minute" (Google Gemini API pricing).
+    default_requests_per_minute={TaskType.COMPLETION: 360, TaskType.TEXT_EMBEDDING: 360},
+    description="Gemini models through the Gemini Developer API (Google AI Studio), with an API key.",
+    docs_url="https://ai.google.dev/gemini-api/docs",
+)
+
+
 @hookimpl
-def ai_connector_providers() -> Iterator[Provider]:
+def ai_connector_providers() -> list[Provider]:
     """Declare Google AI Studio."""
-    yield Provider(
-        id=PROVIDER_ID,
-        name="Google AI Studio",
-        task_types=frozenset({TaskType.COMPLETION, TaskType.TEXT_EMBEDDING}),
-        settings_schema=SETTINGS_SCHEMA,
-        auth_schema=AUTH_SCHEMA,
-        test=test,
-        completion=completion,
-        text_embedding=text_embedding,
-        urls=urls,
-        # ES: "For pay-as-you-go you've 360 requests per minute" (Google Gemini API pricing).
-        default_requests_per_minute={TaskType.COMPLETION: 360, TaskType.TEXT_EMBEDDING: 360},
-        description="Gemini models through the Gemini Developer API (Google AI Studio), with an API key.",
-        docs_url="https://ai.google.dev/gemini-api/docs",
-    )
+    return [PROVIDER]

@@ -18,7 +18,7 @@ from ai_connector.plugin import (
     TestResult,
     run_test,
 )
-from ai_connector_gemini import embedding_task_type, post_json, prompt_body, response_text
+from ai_connector_gemini import embedding_task_type, prompt_body, response_text
 
 __all__ = ["DEFAULT_URL", "PROVIDER_ID", "completion", "test", "text_embedding", "urls"]
 
@@ -39,20 +39,18 @@ def _url(endpoint: InferenceEndpoint, method: str) -> str:
 def _headers(endpoint: InferenceEndpoint) -> dict[str, str]:
     key = endpoint.secrets.get("api_key")
     if not key:
-        raise AuthenticationError(f"{PROVIDER_ID}: the API Key (api_key) is missing", provider=PROVIDER_ID)
+        raise AuthenticationError(f"{PROVIDER_ID}: the API Key (api_key) is missing")
     return {**endpoint.headers, "x-goog-api-key": key}
 
 
 async def _post(endpoint: InferenceEndpoint, method: str, body: Mapping[str, Any], ctx: CallContext) -> Any:
-    return await post_json(
-        ctx, _url(endpoint, method), body, headers=_headers(endpoint), provider=PROVIDER_ID
-    )
+    return await ctx.send_json("POST", _url(endpoint, method), json=body, headers=_headers(endpoint))
 
 
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """One `generateContent` turn for `input`; Kibana's `[{result}]` as a one-item list."""
     answer = await _post(endpoint, "generateContent", prompt_body(request.input), ctx)
-    return [response_text(answer, provider=PROVIDER_ID)]
+    return [response_text(answer)]
 
 
 async def text_embedding(
@@ -70,15 +68,11 @@ async def text_embedding(
     answer = await _post(endpoint, "batchEmbedContents", {"requests": requests}, ctx)
     embeddings = answer.get("embeddings") if isinstance(answer, Mapping) else None
     if not isinstance(embeddings, list) or len(embeddings) != len(requests):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: the answer has no embedding for each input", provider=PROVIDER_ID
-        )
+        raise InvalidResponseError(f"{PROVIDER_ID}: the answer has no embedding for each input")
     try:
         return [[float(v) for v in e["values"]] for e in embeddings]
     except (TypeError, KeyError, ValueError):
-        raise InvalidResponseError(
-            f"{PROVIDER_ID}: an embedding has no values list of numbers", provider=PROVIDER_ID
-        ) from None
+        raise InvalidResponseError(f"{PROVIDER_ID}: an embedding has no values list of numbers") from None
 
 
 async def test(endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 from ai_connector_gemini.testing import (
     error_info,
     generate_response,
@@ -221,3 +222,12 @@ class FakeAIStudio:
     def serve_error(self, status: int, body: Any, *, headers: dict[str, str] | None = None) -> None:
         """Every call answers `status` with `body`."""
         self.server.add("POST", r"/v1beta/.*", FakeResponse.json(body, status, headers))
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing googleaistudio --port N` serves one.
+FAKE = fake_class(
+    "googleaistudio",
+    install=lambda server, key: FakeAIStudio(server, api_key=key),
+    connector=connector,
+)

@@ -7,9 +7,8 @@ google-auth is imported only when a token is first needed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from ai_connector.plugin import Provider, TaskType, hookimpl, rate_limit_field
+from ai_connector.plugin import Provider, TaskType, fields, hookimpl
+from ai_connector_gemini.errors import google_error
 from ai_connector_googlevertexai.calls import (
     LOCATION_PATTERN,
     PROVIDER_ID,
@@ -21,7 +20,7 @@ from ai_connector_googlevertexai.calls import (
     urls,
 )
 
-__all__ = ["AUTH_SCHEMA", "SETTINGS_SCHEMA", "ai_connector_providers"]
+__all__ = ["AUTH_SCHEMA", "PROVIDER", "SETTINGS_SCHEMA", "ai_connector_providers"]
 
 _DOCS = "For more information, refer to the {geminiVertexAIDocs}."  # Kibana fills in the docs links
 
@@ -53,7 +52,7 @@ SETTINGS_SCHEMA = {
             "or https://discoveryengine.googleapis.com for rerank) for private endpoints, proxies and tests.",
             "format": "uri",
         },
-        "rate_limit": rate_limit_field(),
+        "rate_limit": fields.rate_limit(),
     },
     "required": ["model_id", "location", "project_id"],
     "additionalProperties": False,
@@ -77,31 +76,35 @@ AUTH_SCHEMA = {
 }
 
 
+PROVIDER = Provider(
+    id=PROVIDER_ID,
+    name="Google Vertex AI",
+    task_types=frozenset(
+        {TaskType.CHAT_COMPLETION, TaskType.COMPLETION, TaskType.TEXT_EMBEDDING, TaskType.RERANK}
+    ),
+    settings_schema=SETTINGS_SCHEMA,
+    auth_schema=AUTH_SCHEMA,
+    test=test,
+    parse_error=google_error,
+    chat_completion_stream=chat_completion_stream,
+    completion=completion,
+    text_embedding=text_embedding,
+    rerank=rerank,
+    urls=urls,
+    # ES defaults: online prediction quota (embeddings), Discovery Engine query quota (rerank),
+    # and the chat completion service settings' default for generation.
+    default_requests_per_minute={
+        TaskType.TEXT_EMBEDDING: 30_000,
+        TaskType.RERANK: 300,
+        TaskType.CHAT_COMPLETION: 1000,
+        TaskType.COMPLETION: 1000,
+    },
+    description="Gemini models on Google Cloud Vertex AI, with a service-account key.",
+    docs_url="https://cloud.google.com/vertex-ai/generative-ai/docs",
+)
+
+
 @hookimpl
-def ai_connector_providers() -> Iterator[Provider]:
+def ai_connector_providers() -> list[Provider]:
     """Declare Google Vertex AI."""
-    yield Provider(
-        id=PROVIDER_ID,
-        name="Google Vertex AI",
-        task_types=frozenset(
-            {TaskType.CHAT_COMPLETION, TaskType.COMPLETION, TaskType.TEXT_EMBEDDING, TaskType.RERANK}
-        ),
-        settings_schema=SETTINGS_SCHEMA,
-        auth_schema=AUTH_SCHEMA,
-        test=test,
-        chat_completion_stream=chat_completion_stream,
-        completion=completion,
-        text_embedding=text_embedding,
-        rerank=rerank,
-        urls=urls,
-        # ES defaults: online prediction quota (embeddings), Discovery Engine query quota (rerank),
-        # and the chat completion service settings' default for generation.
-        default_requests_per_minute={
-            TaskType.TEXT_EMBEDDING: 30_000,
-            TaskType.RERANK: 300,
-            TaskType.CHAT_COMPLETION: 1000,
-            TaskType.COMPLETION: 1000,
-        },
-        description="Gemini models on Google Cloud Vertex AI, with a service-account key.",
-        docs_url="https://cloud.google.com/vertex-ai/generative-ai/docs",
-    )
+    return [PROVIDER]

@@ -24,11 +24,12 @@ from ai_connector.plugin import (
     CallContext,
     InvalidResponseError,
     ProviderError,
-    Secrets,
     error_for_status,
 )
 
 __all__ = ["SECRET_FIELD", "ServiceAccount", "TokenCache", "load_service_account"]
+
+PROVIDER_ID = "googlevertexai"
 
 SECRET_FIELD = "service_account_json"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -55,16 +56,15 @@ class ServiceAccount:
         return (self.client_email, self.private_key_id, self.token_uri, digest)
 
 
-def _credentials_error(provider: str, problem: str) -> AuthenticationError:
+def _credentials_error(problem: str) -> AuthenticationError:
     # Names the field, never its content: the whole JSON is the secret.
     return AuthenticationError(
-        f"{provider}: the Credentials JSON ({SECRET_FIELD}) {problem}",
-        provider=provider,
+        f"{PROVIDER_ID}: the Credentials JSON ({SECRET_FIELD}) {problem}",
         code="invalid_service_account_json",
     )
 
 
-def load_service_account(secrets: Secrets, *, provider: str) -> ServiceAccount:
+def load_service_account(secrets: Mapping[str, str]) -> ServiceAccount:
     """The service account in the connector's `service_account_json` secret.
 
     A missing, malformed or incomplete key is an AuthenticationError (a credentials failure for *Save &
@@ -72,23 +72,23 @@ def load_service_account(secrets: Secrets, *, provider: str) -> ServiceAccount:
     """
     raw = secrets.get(SECRET_FIELD)
     if not raw:
-        raise _credentials_error(provider, "is missing")
+        raise _credentials_error("is missing")
     info: Any = _UNPARSED
     # Raised below, outside any except block, so no traceback carries the document.
     with contextlib.suppress(ValueError):
         info = json.loads(raw)
     if info is _UNPARSED:
-        raise _credentials_error(provider, "is not valid JSON")
+        raise _credentials_error("is not valid JSON")
     if not isinstance(info, Mapping):
-        raise _credentials_error(provider, "is not a JSON object")
+        raise _credentials_error("is not a JSON object")
     if info.get("type", "service_account") != "service_account":
-        raise _credentials_error(provider, 'is not a service account key (its "type" is not service_account)')
+        raise _credentials_error('is not a service account key (its "type" is not service_account)')
     missing = [k for k in ("client_email", "private_key") if not isinstance(info.get(k), str) or not info[k]]
     if missing:
-        raise _credentials_error(provider, "has no " + " and no ".join(missing))
+        raise _credentials_error("has no " + " and no ".join(missing))
     token_uri = info.get("token_uri") or GOOGLE_TOKEN_URI
     if not isinstance(token_uri, str) or not token_uri.startswith(("https://", "http://")):
-        raise _credentials_error(provider, "has a token_uri that is not an http(s) URL")
+        raise _credentials_error("has a token_uri that is not an http(s) URL")
     key_id = info.get("private_key_id")
     return ServiceAccount(
         client_email=info["client_email"],
@@ -98,7 +98,7 @@ def load_service_account(secrets: Secrets, *, provider: str) -> ServiceAccount:
     )
 
 
-def _signed_assertion(account: ServiceAccount, now: int, *, provider: str) -> str:
+def _signed_assertion(account: ServiceAccount, now: int) -> str:
     from google.auth import crypt, jwt  # heavy: loaded on the first token exchange only
 
     payload = {
@@ -115,11 +115,11 @@ def _signed_assertion(account: ServiceAccount, now: int, *, provider: str) -> st
     except Exception:  # a user-supplied key can fail to load or sign in many ways
         failed = True
     if failed:
-        raise _credentials_error(provider, "has a private_key that is not a usable RSA key in PEM format")
+        raise _credentials_error("has a private_key that is not a usable RSA key in PEM format")
     return token.decode("ascii") if isinstance(token, bytes) else token
 
 
-def _token_error(status: int, body: bytes, headers: Mapping[str, str], *, provider: str) -> ProviderError:
+def _token_error(status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
     """The typed error for a refused token exchange: OAuth's `{"error", "error_description"}`."""
     error: str | None = None
     description: str | None = None
@@ -137,7 +137,7 @@ def _token_error(status: int, body: bytes, headers: Mapping[str, str], *, provid
         message += ": " + ": ".join(p for p in (error, description) if p)
     # 4xx here means the key, its account or its token_uri is wrong; 429 and 5xx keep their kinds.
     cls = AuthenticationError if 400 <= status < 500 and status != 429 else None
-    return error_for_status(status, message, provider=provider, headers=headers, code=error, cls=cls)
+    return error_for_status(status, message, headers=headers, code=error, cls=cls)
 
 
 class TokenCache:
@@ -168,7 +168,7 @@ class TokenCache:
             return entry[0]
         return None
 
-    async def token(self, account: ServiceAccount, ctx: CallContext, *, provider: str) -> str:
+    async def token(self, account: ServiceAccount, ctx: CallContext) -> str:
         """A valid access token for `account`: the cached one, or a new one from its token_uri."""
         key = account.cache_key
         token = self._fresh(key)
@@ -178,7 +178,7 @@ class TokenCache:
             token = self._fresh(key)  # another task may have refreshed it while we waited
             if token is not None:
                 return token
-            token, lifetime = await self._exchange(account, ctx, provider=provider)
+            token, lifetime = await self._exchange(account, ctx)
             # Refresh well before expiry; a short-lived token is reused for half its life at most.
             margin = min(self.refresh_margin, lifetime / 2)
             self._tokens[key] = (token, self.clock() + lifetime - margin)
@@ -192,10 +192,8 @@ class TokenCache:
         """Drop the cached token (the service refused it), so the next call exchanges again."""
         self._tokens.pop(account.cache_key, None)
 
-    async def _exchange(
-        self, account: ServiceAccount, ctx: CallContext, *, provider: str
-    ) -> tuple[str, float]:
-        assertion = _signed_assertion(account, int(time.time()), provider=provider)
+    async def _exchange(self, account: ServiceAccount, ctx: CallContext) -> tuple[str, float]:
+        assertion = _signed_assertion(account, int(time.time()))
         resp = await ctx.request(
             "POST",
             account.token_uri,
@@ -203,7 +201,7 @@ class TokenCache:
             headers={"accept": "application/json"},
         )
         if resp.status_code >= 400:
-            raise _token_error(resp.status_code, resp.content, resp.headers, provider=provider)
+            raise _token_error(resp.status_code, resp.content, resp.headers)
         try:
             data = resp.json()
         except ValueError:
@@ -211,9 +209,8 @@ class TokenCache:
         token = data.get("access_token") if isinstance(data, Mapping) else None
         if not isinstance(token, str) or not token:
             raise InvalidResponseError(
-                f"{provider}: the token endpoint's answer has no access_token",
+                f"{PROVIDER_ID}: the token endpoint's answer has no access_token",
                 status=resp.status_code,
-                provider=provider,
             )
         try:
             lifetime = float(data.get("expires_in", 3600))
@@ -221,5 +218,5 @@ class TokenCache:
             lifetime = 3600.0
         if not 0 < lifetime < 86400 * 366:
             lifetime = 3600.0
-        ctx.logger.debug("%s: got an access token from the token endpoint, valid %ds", provider, lifetime)
+        ctx.logger.debug("%s: got an access token from the token endpoint, valid %ds", PROVIDER_ID, lifetime)
         return token, lifetime

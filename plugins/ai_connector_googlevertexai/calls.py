@@ -17,24 +17,23 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FieldError,
     InferenceEndpoint,
     InvalidResponseError,
     RerankRequest,
     RerankResult,
     TaskType,
     TestResult,
+    fields,
     run_test,
 )
 from ai_connector_gemini import (
     chat_body,
     embedding_task_type,
-    post_json,
     prompt_body,
     response_text,
     stream_chat,
 )
-from ai_connector_googlevertexai.auth import ServiceAccount, TokenCache, load_service_account
+from ai_connector_googlevertexai.auth import PROVIDER_ID, ServiceAccount, TokenCache, load_service_account
 
 __all__ = [
     "DEFAULT_RERANK_MODEL",
@@ -49,7 +48,6 @@ __all__ = [
     "urls",
 ]
 
-PROVIDER_ID = "googlevertexai"
 DISCOVERY_ENGINE_URL = "https://discoveryengine.googleapis.com"
 DEFAULT_RERANK_MODEL = "semantic-ranker-default@latest"
 LOCATION_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -62,9 +60,7 @@ TOKENS = TokenCache()
 def _setting(endpoint: InferenceEndpoint, key: str, label: str) -> str:
     value = endpoint.settings.get(key)
     if not isinstance(value, str) or not value:
-        raise ConfigValidationError(
-            [FieldError(path=f"providerConfig.{key}", field=key, label=label, message=f"{label} is required")]
-        )
+        raise fields.invalid(key, label, f"{label} is required", path=f"providerConfig.{key}")
     return value
 
 
@@ -72,15 +68,11 @@ def _location(endpoint: InferenceEndpoint) -> str:
     location = _setting(endpoint, "location", "GCP Region")
     # The region becomes part of a hostname: refuse anything that could steer the request elsewhere.
     if not _LOCATION.match(location):
-        raise ConfigValidationError(
-            [
-                FieldError(
-                    path="providerConfig.location",
-                    field="location",
-                    label="GCP Region",
-                    message="GCP Region must be a region name such as us-central1",
-                )
-            ]
+        raise fields.invalid(
+            "location",
+            "GCP Region",
+            "GCP Region must be a region name such as us-central1",
+            path="providerConfig.location",
         )
     return location
 
@@ -115,15 +107,15 @@ def _rank_url(endpoint: InferenceEndpoint) -> str:
 
 
 async def _headers(endpoint: InferenceEndpoint, account: ServiceAccount, ctx: CallContext) -> dict[str, str]:
-    token = await TOKENS.token(account, ctx, provider=PROVIDER_ID)
+    token = await TOKENS.token(account, ctx)
     return {**endpoint.headers, "authorization": f"Bearer {token}"}
 
 
 async def _post(endpoint: InferenceEndpoint, url: str, body: Mapping[str, Any], ctx: CallContext) -> Any:
-    account = load_service_account(endpoint.secrets, provider=PROVIDER_ID)
+    account = load_service_account(endpoint.secrets)
     headers = await _headers(endpoint, account, ctx)
     try:
-        return await post_json(ctx, url, body, headers=headers, provider=PROVIDER_ID)
+        return await ctx.send_json("POST", url, json=body, headers=headers)
     except AuthenticationError as exc:
         if exc.status == 401:  # the token was revoked or expired early: exchange again next time
             TOKENS.forget(account)
@@ -134,14 +126,12 @@ async def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
     """Stream a Gemini chat turn (`streamGenerateContent?alt=sse`) as unified chunks."""
-    body = chat_body(request, provider=PROVIDER_ID)
+    body = chat_body(request)
     url = _model_url(endpoint, "streamGenerateContent", request.model)
-    account = load_service_account(endpoint.secrets, provider=PROVIDER_ID)
+    account = load_service_account(endpoint.secrets)
     headers = await _headers(endpoint, account, ctx)
     try:
-        async with contextlib.aclosing(
-            stream_chat(ctx, url, body, headers=headers, provider=PROVIDER_ID)
-        ) as chunks:
+        async with contextlib.aclosing(stream_chat(ctx, url, body, headers=headers)) as chunks:
             async for chunk in chunks:  # closed with this generator: the request ends at once
                 yield chunk
     except AuthenticationError as exc:
@@ -153,11 +143,11 @@ async def chat_completion_stream(
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """One `generateContent` turn for `input`; Kibana's `[{result}]` as a one-item list."""
     answer = await _post(endpoint, _model_url(endpoint, "generateContent"), prompt_body(request.input), ctx)
-    return [response_text(answer, provider=PROVIDER_ID)]
+    return [response_text(answer)]
 
 
 def _invalid(message: str) -> InvalidResponseError:
-    return InvalidResponseError(f"{PROVIDER_ID}: {message}", provider=PROVIDER_ID)
+    return InvalidResponseError(f"{PROVIDER_ID}: {message}")
 
 
 async def text_embedding(
@@ -250,5 +240,5 @@ def urls(endpoint: InferenceEndpoint, host_settings: Mapping[str, Any]) -> Seque
     except ConfigValidationError:
         pass  # the validator reports the missing or bad setting itself
     with contextlib.suppress(AuthenticationError):
-        out.append(load_service_account(endpoint.secrets, provider=PROVIDER_ID).token_uri)
+        out.append(load_service_account(endpoint.secrets).token_uri)
     return out

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 from ai_connector_gemini.testing import (
     MID_STREAM_CANCELLED,
     error_info,
@@ -422,3 +423,13 @@ def serve_chat(
     FakeVertexAI(server).serve_stream(
         pieces, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
     )
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing googlevertexai --port N` serves one.
+FAKE = fake_class(
+    "googlevertexai",
+    install=lambda server, key: FakeVertexAI(server),
+    connector=connector,
+    serve_chat=serve_chat,
+)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from ai_connector.testing.fakes import fake_class
 
 __all__ = [
     "CHAT_MODEL",
@@ -420,3 +421,13 @@ def serve_chat(
         )
 
     server.add("POST", "/v1/chat/completions", answer)
+
+
+# The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
+# `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing openai --port N` serves one.
+FAKE = fake_class(
+    "openai",
+    install=lambda server, key: OpenAIFake(server, api_key=key).install(),
+    connector=connector,
+    serve_chat=serve_chat,
+)

@@ -13,11 +13,11 @@ from ai_connector.plugin import (
     Provider,
     TaskType,
     Usage,
-    aiter_sse,
-    default_test,
     error_for_status,
     hookimpl,
 )
+from ai_connector.routines import default_test
+from ai_connector.sse import aiter_sse
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 
 CANARY = "canary-secret-7f3e9a1c5b"  # a secret value: no response body, audit line or log may hold it

@@ -138,7 +138,7 @@ def test_fake_openai_is_a_try_with_no_account(tmp_path: Path) -> None:
         assert lines[1] == "Point a connector at it (in another shell):\n"
         printed = lines[2].split()
         assert printed[:2] == ["ai-connector", "create"] and printed[-1] == "--test"
-        result = invoke(*[a.strip("'") for a in _unquote(lines[2])[1:]])
+        result = invoke(*_unquote(lines[2])[1:])
         assert result.exit_code == 0, result.output
         assert re.search(r"✓ Fake OpenAI: connector test succeeded in \d+ ms", result.output)
         run = invoke("run", _id(invoke("list", "--json").output), "Hello")
@@ -161,9 +161,22 @@ def _id(listing: str) -> str:
     return connector["id"]
 
 
-def test_fake_of_a_provider_without_a_runnable_fake_says_so() -> None:
-    result = invoke("fake", "amazonbedrock", "--port", str(closed_port()))
+def test_fake_of_a_provider_without_a_fake_says_so() -> None:
+    result = invoke("fake", "custom", "--port", str(closed_port()))  # a template: nothing to imitate
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: ai_connector_amazonbedrock.testing has no runnable fake service")
+    assert result.stderr.startswith("error: provider 'custom' ships no fake (")
     unknown = invoke("fake", "nope")
     assert unknown.stderr.startswith("error: unknown provider 'nope'; available: ")
+
+
+@pytest.mark.parametrize("provider", ["openai", "azureopenai", "anthropic", "amazonbedrock", "elastic"])
+def test_the_printed_create_command_saves_and_tests_against_the_fake(provider: str) -> None:
+    """What `ai-connector fake PROVIDER` prints, run as printed, passes Save & test."""
+    from ai_connector.testing.fake_command import create_command
+    from ai_connector.testing.fakes import provider_fake
+
+    with provider_fake(provider)() as service:
+        line = create_command(service, f"Fake {provider}", "chat_completion")
+        result = invoke(*_unquote(line)[1:])
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"✓ Fake {provider}: connector test succeeded in \d+ ms", result.output)

@@ -11,10 +11,10 @@ from ai_connector.plugin import (
     Provider,
     TaskType,
     Usage,
-    default_test,
     error_for_status,
     hookimpl,
 )
+from ai_connector.routines import default_test
 from ai_connector.testing.fakeserver import FakeResponse
 
 # A secret no response, log line, audit event or stored plaintext may ever contain.

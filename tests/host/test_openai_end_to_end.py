@@ -9,8 +9,8 @@ import pytest
 
 from ai_connector.host.service import ConnectorService
 from ai_connector.manager import load_registry
-from ai_connector.plugin import FailureKind
 from ai_connector.testing.fakeserver import FakeServer
+from ai_connector.types import FailureKind
 
 openai_plugin = pytest.importorskip("ai_connector_openai")
 openai_testing = pytest.importorskip("ai_connector_openai.testing")

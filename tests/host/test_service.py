@@ -12,6 +12,7 @@ import pytest
 from host_helpers import CANARY, KEY, OTHER_KEY, body, connector_response, stored_config
 from sqlalchemy import text
 
+from ai_connector.errors import HostNotAllowedError
 from ai_connector.host.errors import (
     BadRequestError,
     ConflictError,
@@ -24,8 +25,8 @@ from ai_connector.host.errors import (
 from ai_connector.host.license import LicenseState
 from ai_connector.host.service import ConnectorService, SyncConnectorService
 from ai_connector.plugin import AuthenticationError as ProviderAuthError
-from ai_connector.plugin import FailureKind, HostNotAllowedError
 from ai_connector.testing.fakeserver import FakeResponse
+from ai_connector.types import FailureKind
 
 HELLO = {"body": {"messages": [{"role": "user", "content": "Hello world"}]}}
 

@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+import ai_connector_amazonbedrock.testing as amazonbedrock_testing
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.manager import check_provider
 from ai_connector.plugin import (
@@ -27,7 +29,6 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -35,16 +36,15 @@ from ai_connector.plugin import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind, Secrets
 from ai_connector_amazonbedrock import PROVIDER
 from ai_connector_amazonbedrock.eventstream import FrameReader, decode_event
 from ai_connector_amazonbedrock.signing import sign
@@ -82,12 +82,6 @@ ACCESS_KEY = access_key_for(CANARY)
 VECTORS = Path("/work/shared/wire-samples/aws-eventstream/decoded")
 ENCODED_MODEL = "anthropic.claude-3-haiku-20240307-v1%3A0"
 HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},))
-
-
-@pytest.fixture
-def server() -> Any:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -1112,6 +1106,7 @@ def test_the_fake_answers_unknown_keys_as_aws_does() -> None:
 
 class TestContract(ProviderContract):
     provider_id = "amazonbedrock"
+    fake = amazonbedrock_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict[str, Any], dict[str, Any]]:
         config, _ = connector(base_url, task_type.value, secret=self.canary)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 
 import ai_connector_anthropic as anthropic_plugin
+import ai_connector_anthropic.testing as anthropic_testing
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
     ChatChunk,
     ChatRequest,
     CompletionRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -30,16 +31,15 @@ from ai_connector.plugin import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind, Secrets
 from ai_connector_anthropic.testing import (
     DEFAULT_MODEL,
     FakeAnthropic,
@@ -52,12 +52,6 @@ from ai_connector_anthropic.wire import translate_messages
 CANARY = "canary-anthropic-5f2e9c0d7b41"
 STREAMS = Path("/work/shared/wire-samples/streams")
 PROVIDER = anthropic_plugin.PROVIDER
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -710,6 +704,7 @@ async def test_save_and_test_unreachable(task: TaskType) -> None:
 
 class TestContract(ProviderContract):
     provider_id = "anthropic"
+    fake = anthropic_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return {"model_id": DEFAULT_MODEL, "url": base_url}, {"api_key": self.canary}

@@ -4,14 +4,16 @@ or Entra ID (exactly one), Azure's error bodies, Save & test, and that secrets n
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import jsonschema
 import pytest
 
 import ai_connector_azureopenai as azure_plugin
+import ai_connector_azureopenai.testing as azureopenai_testing
 from ai_connector.context import CallContext
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
@@ -20,23 +22,20 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     StreamInterruptedError,
     TaskType,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
-from ai_connector.types import thaw
+from ai_connector.types import FailureKind, Secrets, thaw
 from ai_connector.validation import check_provider_schemas, effective_schema
 from ai_connector_azureopenai import testing as fake
 from ai_connector_openai import testing as openai_fake
@@ -47,12 +46,6 @@ CHAT, COMPLETION, EMBED = TaskType.CHAT_COMPLETION, TaskType.COMPLETION, TaskTyp
 HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},))
 CHAT_PATH = "/openai/deployments/gpt-4o/chat/completions"
 EMBED_PATH = "/openai/deployments/text-embedding-3-small/embeddings"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -84,15 +77,15 @@ def endpoint(
 
 
 async def chat(ep: InferenceEndpoint, ctx: CallContext, request: ChatRequest = HELLO) -> list[ChatChunk]:
-    return [c async for c in azure_plugin.chat_completion_stream(ep, request, ctx)]
+    return [c async for c in azure_plugin.PROVIDER.chat_completion_stream(ep, request, ctx)]
 
 
 async def run_task(ep: InferenceEndpoint, ctx: CallContext) -> Any:
     if ep.task_type is CHAT:
         return await chat(ep, ctx)
     if ep.task_type is COMPLETION:
-        return await azure_plugin.completion(ep, CompletionRequest(input="What is Elastic?"), ctx)
-    return await azure_plugin.text_embedding(ep, EmbeddingRequest(input=("a", "b")), ctx)
+        return await azure_plugin.PROVIDER.completion(ep, CompletionRequest(input="What is Elastic?"), ctx)
+    return await azure_plugin.PROVIDER.text_embedding(ep, EmbeddingRequest(input=("a", "b")), ctx)
 
 
 def path_for(task: TaskType) -> str:
@@ -212,14 +205,14 @@ async def test_both_or_neither_credential_is_refused_before_any_request(
         with pytest.raises(ConfigValidationError) as info:
             await run_task(endpoint(server.url, task, secrets=secrets), ctx)
         assert_no_secret(info.value)
-    result = await azure_plugin.test(ep, ctx)
+    result = await azure_plugin.PROVIDER.test(ep, ctx)
     assert result.failure is FailureKind.CONFIG and server.requests == []
 
 
 async def test_completion_is_one_chat_call_on_the_deployment(
     server: FakeServer, azure: fake.AzureOpenAIFake, ctx: CallContext
 ) -> None:
-    result = await azure_plugin.completion(
+    result = await azure_plugin.PROVIDER.completion(
         endpoint(server.url, COMPLETION, user="u-1"), CompletionRequest(input="What is Elastic?"), ctx
     )
     assert result == ["Hello there!"]
@@ -240,7 +233,7 @@ async def test_text_embedding_posts_to_the_embeddings_deployment(
     server: FakeServer, azure: fake.AzureOpenAIFake, ctx: CallContext
 ) -> None:
     ep = endpoint(server.url, EMBED, dimensions=2, user="u-2")
-    vectors = await azure_plugin.text_embedding(ep, EmbeddingRequest(input=("a", "b")), ctx)
+    vectors = await azure_plugin.PROVIDER.text_embedding(ep, EmbeddingRequest(input=("a", "b")), ctx)
     sent = server.last
     assert (sent.path, sent.query, sent.headers["api-key"]) == (
         EMBED_PATH,
@@ -361,7 +354,7 @@ async def test_a_stream_that_breaks_halfway_is_interrupted(server: FakeServer, c
     server.add("POST", CHAT_PATH, openai_fake.stream_response(events, abort_after=4))
     received: list[ChatChunk] = []
     with pytest.raises(StreamInterruptedError):
-        async for chunk in azure_plugin.chat_completion_stream(endpoint(server.url), HELLO, ctx):
+        async for chunk in azure_plugin.PROVIDER.chat_completion_stream(endpoint(server.url), HELLO, ctx):
             received.append(chunk)
     assert "".join(c.content or "" for c in received) == "Hello"
 
@@ -387,7 +380,7 @@ async def test_a_mid_stream_error_event_is_interrupted_with_azures_message(
 async def test_save_and_test_makes_one_minimal_call_on_the_deployment(
     server: FakeServer, azure: fake.AzureOpenAIFake, ctx: CallContext, task: TaskType
 ) -> None:
-    result = await azure_plugin.test(endpoint(server.url, task), ctx)
+    result = await azure_plugin.PROVIDER.test(endpoint(server.url, task), ctx)
 
     assert result.ok and result.latency_ms is not None
     assert len(server.requests) == 1 and server.last.path == path_for(task)
@@ -420,13 +413,13 @@ async def test_save_and_test_reports_the_failure_kind_without_secrets(
 ) -> None:
     server.add("POST", path_for(task), answer)
     with caplog.at_level(logging.DEBUG):
-        result = await azure_plugin.test(endpoint(server.url, task), ctx)
+        result = await azure_plugin.PROVIDER.test(endpoint(server.url, task), ctx)
     assert not result.ok and result.failure is kind
     assert_no_secret(result, result.to_dict(), result.message, caplog.text)
 
 
 async def test_save_and_test_of_an_unreachable_resource(ctx: CallContext) -> None:
-    result = await azure_plugin.test(endpoint("http://127.0.0.1:9"), ctx)
+    result = await azure_plugin.PROVIDER.test(endpoint("http://127.0.0.1:9"), ctx)
     assert not result.ok and result.failure is FailureKind.UNREACHABLE
 
 
@@ -448,6 +441,7 @@ class TestContract(ProviderContract):
     """The shared provider contract kit, against the Azure OpenAI fake."""
 
     provider_id = "azureopenai"
+    fake = azureopenai_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return fake.connector(base_url, task_type.value, secret=self.canary)

@@ -7,15 +7,17 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 import ai_connector_elastic as elastic_plugin
+import ai_connector_elastic.testing as elastic_testing
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
@@ -23,7 +25,6 @@ from ai_connector.plugin import (
     ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidRequestError,
     InvalidResponseError,
@@ -31,19 +32,18 @@ from ai_connector.plugin import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
     RerankRequest,
     RerankResult,
-    Secrets,
     SparseEmbeddingRequest,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind, Secrets
 from ai_connector_elastic.testing import (
     DEFAULT_MODELS,
     FakeElasticsearch,
@@ -65,12 +65,6 @@ ALL_TASKS = [
 ]
 NOT_CHAT = ALL_TASKS[1:]
 SKY = "The sky above the port was the color of television tuned to a dead channel."
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -306,7 +300,7 @@ async def test_a_missing_role_is_supplied_and_bundled_usage_is_split(
     chunks[-1]["usage"] = usage  # finish reason and usage in one chunk
     es.then(stream_response(chunks))
     out = await collect(endpoint(server.url), hello())
-    assert out[0].role == "assistant" and out[0].content == "Hi"
+    assert out[0].role == "assistant" and "".join(c.content or "" for c in out) == "Hi"
     assert out[-2].finish_reason == "stop" and out[-2].usage is None
     assert out[-1] == ChatChunk(usage=Usage(5, 7, 12), id="chatcmpl-fakeEIS0001", model="rainbow-sprinkles")
 
@@ -813,6 +807,7 @@ async def test_save_and_test_failures_have_the_right_kind(
 
 class TestContract(ProviderContract):
     provider_id = "elastic"
+    fake = elastic_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return {"model_id": DEFAULT_MODELS[task_type.value], "url": base_url}, {"api_key": self.canary}

@@ -99,20 +99,12 @@ def test_transcript_decodes_the_same_however_the_bytes_are_split(sizes: list[int
     assert _decode(GEMINI, sizes) == _decode(GEMINI)
 
 
-@pytest.fixture
-def server():
-    with FakeServer() as srv:
-        yield srv
-
-
 async def _stream(server: FakeServer, chunks: list, *, abort_after: int | None = None) -> list:
     server.add("POST", "/m:streamGenerateContent", FakeResponse(chunks=chunks, abort_after=abort_after))
     out = []
     async with build_client() as client:
         ctx = CallContext(client=client, provider_id="gemini")
-        async for chunk in stream_chat(
-            ctx, server.url + "/m:streamGenerateContent", {}, headers={}, provider="p"
-        ):
+        async for chunk in stream_chat(ctx, server.url + "/m:streamGenerateContent", {}, headers={}):
             out.append(chunk)
     return out
 
@@ -179,9 +171,7 @@ async def test_error_status_on_the_stream_is_typed(server: FakeServer) -> None:
     async with build_client() as client:
         ctx = CallContext(client=client, provider_id="gemini")
         with pytest.raises(ModelNotFoundError, match="models/x is not found"):
-            async for _ in stream_chat(
-                ctx, server.url + "/m:streamGenerateContent", {}, headers={}, provider="p"
-            ):
+            async for _ in stream_chat(ctx, server.url + "/m:streamGenerateContent", {}, headers={}):
                 pass
 
 
@@ -276,13 +266,13 @@ def test_blocked_prompt_ends_the_stream_with_content_filter() -> None:
 
 
 def test_unary_answer_text_and_its_failures() -> None:
-    assert response_text(generate_response("Hello", finish_reason="STOP"), provider="p") == "Hello"
+    assert response_text(generate_response("Hello", finish_reason="STOP")) == "Hello"
     with pytest.raises(InvalidRequestError, match="blocked"):
-        response_text({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}, provider="p")
+        response_text({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}})
     with pytest.raises(InvalidResponseError):
-        response_text({"candidates": [{"content": {"parts": [{"text": 1}]}}]}, provider="p")
+        response_text({"candidates": [{"content": {"parts": [{"text": 1}]}}]})
     with pytest.raises(InvalidResponseError):
-        response_text(["not", "an", "object"], provider="p")
+        response_text(["not", "an", "object"])
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -304,7 +294,7 @@ def test_chat_request_becomes_contents_system_instruction_and_generation_config(
         top_p=0.9,
         stop=["END"],
     )
-    assert chat_body(request, provider="p") == {
+    assert chat_body(request) == {
         "contents": [
             {"role": "user", "parts": [{"text": "Hello"}]},
             {"role": "model", "parts": [{"text": "Hi!"}]},
@@ -358,7 +348,7 @@ def test_tool_round_trip_becomes_function_call_and_merged_function_responses() -
         ],
         tool_choice="required",
     )
-    body = chat_body(request, provider="p")
+    body = chat_body(request)
     assert body["contents"][1] == {
         "role": "model",
         "parts": [
@@ -405,12 +395,12 @@ def test_tool_round_trip_becomes_function_call_and_merged_function_responses() -
 )
 def test_tool_choice_maps_to_function_calling_config(choice, config) -> None:
     request = ChatRequest(messages=[{"role": "user", "content": "x"}], tool_choice=choice)
-    assert chat_body(request, provider="p")["toolConfig"] == {"functionCallingConfig": config}
+    assert chat_body(request)["toolConfig"] == {"functionCallingConfig": config}
 
 
 def test_data_url_images_are_inlined() -> None:
     content = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
-    body = chat_body(ChatRequest(messages=[{"role": "user", "content": content}]), provider="p")
+    body = chat_body(ChatRequest(messages=[{"role": "user", "content": content}]))
     assert body["contents"][0]["parts"] == [{"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}]
 
 
@@ -427,14 +417,12 @@ def test_data_url_images_are_inlined() -> None:
 )
 def test_what_gemini_cannot_express_is_an_invalid_request(messages) -> None:
     with pytest.raises(InvalidRequestError):
-        chat_body(ChatRequest(messages=messages), provider="p")
+        chat_body(ChatRequest(messages=messages))
 
 
 def test_unknown_tool_choice_is_an_invalid_request() -> None:
     with pytest.raises(InvalidRequestError, match="tool_choice"):
-        chat_body(
-            ChatRequest(messages=[{"role": "user", "content": "x"}], tool_choice="sometimes"), provider="p"
-        )
+        chat_body(ChatRequest(messages=[{"role": "user", "content": "x"}], tool_choice="sometimes"))
 
 
 def test_prompt_body_and_embedding_task_types() -> None:
@@ -468,7 +456,7 @@ def test_api_key_invalid_on_400_is_a_credentials_error() -> None:
             "domain": "googleapis.com",
         },
     )
-    err = google_error(400, json.dumps(body), provider="p")
+    err = google_error(400, {}, json.dumps(body))
     assert isinstance(err, AuthenticationError) and err.code == "API_KEY_INVALID" and err.status == 400
     assert "API key not valid" in str(err)
 
@@ -488,25 +476,23 @@ def test_retry_info_becomes_retry_after_and_a_daily_quota_is_not_retryable() -> 
             )
         ).encode()
 
-    minute = google_error(429, quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"), provider="p")
-    day = google_error(429, quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier"), provider="p")
+    minute = google_error(429, {}, quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"))
+    day = google_error(429, {}, quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier"))
     assert isinstance(minute, RateLimitError) and minute.retryable and minute.retry_after == 59.0
     assert isinstance(day, RateLimitError) and not day.retryable
 
 
 def test_other_statuses_and_bodies() -> None:
     assert isinstance(
-        google_error(403, json.dumps(rpc_status(403, "denied", "PERMISSION_DENIED")), provider="p"),
+        google_error(403, {}, json.dumps(rpc_status(403, "denied", "PERMISSION_DENIED"))),
         AuthenticationError,
     )
     assert isinstance(
-        google_error(404, json.dumps(rpc_status(404, "gone", "NOT_FOUND")), provider="p"), ModelNotFoundError
+        google_error(404, {}, json.dumps(rpc_status(404, "gone", "NOT_FOUND"))), ModelNotFoundError
     )
-    server = google_error(
-        500, json.dumps(rpc_status(500, "Internal error encountered.", "INTERNAL")), provider="p"
-    )
+    server = google_error(500, {}, json.dumps(rpc_status(500, "Internal error encountered.", "INTERNAL")))
     assert isinstance(server, ProviderServerError) and server.retryable
-    html = google_error(404, b"<html><body>Error 404 (Not Found)!!1</body></html>", provider="p")
+    html = google_error(404, {}, b"<html><body>Error 404 (Not Found)!!1</body></html>")
     assert isinstance(html, ModelNotFoundError) and "Not Found" in str(html)
     status = parse_google_status(json.dumps([rpc_status(400, "bad", "INVALID_ARGUMENT")]))
     assert status is not None and status.status == "INVALID_ARGUMENT"

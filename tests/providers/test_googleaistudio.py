@@ -6,34 +6,31 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 import ai_connector_googleaistudio as plugin
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
     CallContext,
     CompletionRequest,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     TaskType,
-    UnreachableError,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
-from ai_connector.types import thaw
+from ai_connector.types import FailureKind, Secrets, thaw
 from ai_connector_googleaistudio import calls
 from ai_connector_googleaistudio.testing import (
     EMBEDDING_MODEL,
@@ -49,12 +46,6 @@ from ai_connector_googleaistudio.testing import (
 )
 
 CANARY = "canary-secret-0000"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -90,9 +81,11 @@ async def raises(endpoint: InferenceEndpoint) -> ProviderError:
     async with build_client() as client:
         with pytest.raises(ProviderError) as info:
             if endpoint.task_type is TaskType.TEXT_EMBEDDING:
-                await calls.text_embedding(endpoint, EmbeddingRequest(input=["Hi"]), context(client))
+                await plugin.PROVIDER.text_embedding(
+                    endpoint, EmbeddingRequest(input=["Hi"]), context(client)
+                )
             else:
-                await calls.completion(endpoint, CompletionRequest(input="Hi"), context(client))
+                await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="Hi"), context(client))
     err = info.value
     assert_no_secret(str(err), repr(err), err.provider_message)
     return err
@@ -100,7 +93,7 @@ async def raises(endpoint: InferenceEndpoint) -> ProviderError:
 
 async def run_test_routine(endpoint: InferenceEndpoint):
     async with build_client() as client:
-        result = await calls.test(endpoint, context(client))
+        result = await plugin.PROVIDER.test(endpoint, context(client))
     assert_no_secret(result.message, result.to_dict())
     return result
 
@@ -131,7 +124,7 @@ def test_urls() -> None:
 async def test_completion_sends_the_key_only_in_the_header(server: FakeServer, fake: FakeAIStudio) -> None:
     fake.serve_generate("Elastic is a search company.")
     async with build_client() as client:
-        answer = await calls.completion(
+        answer = await plugin.PROVIDER.completion(
             endpoint_for(server.url), CompletionRequest(input="What is Elastic?"), context(client)
         )
     assert answer == ["Elastic is a search company."]
@@ -151,7 +144,7 @@ async def test_embeddings_batch_every_input_in_order(
     fake.serve_embeddings([[0.5, -0.5], [0.25, 0.75]])
     endpoint = endpoint_for(server.url, "text_embedding")
     async with build_client() as client:
-        vectors = await calls.text_embedding(
+        vectors = await plugin.PROVIDER.text_embedding(
             endpoint, EmbeddingRequest(input=["a", "b"], input_type=input_type), context(client)
         )
     assert vectors == [[0.5, -0.5], [0.25, 0.75]]
@@ -176,7 +169,9 @@ async def test_a_models_prefix_in_the_model_id_is_accepted(server: FakeServer, f
     fake.serve_embeddings([[1.0]])
     endpoint = endpoint_for(server.url, "text_embedding", model_id=f"models/{EMBEDDING_MODEL}")
     async with build_client() as client:
-        assert await calls.text_embedding(endpoint, EmbeddingRequest(input=["a"]), context(client)) == [[1.0]]
+        assert await plugin.PROVIDER.text_embedding(
+            endpoint, EmbeddingRequest(input=["a"]), context(client)
+        ) == [[1.0]]
 
 
 async def test_bad_key_is_400_api_key_invalid_and_a_credentials_failure(
@@ -186,7 +181,7 @@ async def test_bad_key_is_400_api_key_invalid_and_a_credentials_failure(
     endpoint = endpoint_for(server.url, key="canary-secret-0000-wrong")
     async with build_client() as client:
         with pytest.raises(AuthenticationError) as info:
-            await calls.completion(endpoint, CompletionRequest(input="x"), context(client))
+            await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="x"), context(client))
     assert info.value.status == 400 and info.value.code == "API_KEY_INVALID"
     assert "API key not valid. Please pass a valid API key." in str(info.value)
     result = await run_test_routine(endpoint)

@@ -15,6 +15,8 @@ import jsonschema
 import pytest
 
 import ai_connector_googlevertexai as plugin
+import ai_connector_googlevertexai.testing as googlevertexai_testing
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
 from ai_connector.plugin import (
     AuthenticationError,
@@ -23,26 +25,23 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
     RerankRequest,
     RerankResult,
-    Secrets,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
-from ai_connector.types import thaw
+from ai_connector.types import FailureKind, Secrets, thaw
 from ai_connector_gemini.testing import generate_response, sse, text_stream
 from ai_connector_googlevertexai import calls
 from ai_connector_googlevertexai.testing import (
@@ -72,12 +71,6 @@ def fresh_tokens() -> Iterator[None]:
     calls.TOKENS.clear()
     yield
     calls.TOKENS.clear()
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -126,7 +119,7 @@ async def chat(endpoint: InferenceEndpoint, request: ChatRequest | None = None) 
     request = request or ChatRequest(messages=[{"role": "user", "content": "Hello world"}])
     async with build_client() as client:
         ctx = context(client, endpoint)
-        return [c async for c in calls.chat_completion_stream(endpoint, request, ctx)]
+        return [c async for c in plugin.PROVIDER.chat_completion_stream(endpoint, request, ctx)]
 
 
 async def raises(endpoint: InferenceEndpoint, task: str = "chat_completion") -> ProviderError:
@@ -135,16 +128,16 @@ async def raises(endpoint: InferenceEndpoint, task: str = "chat_completion") -> 
         ctx = context(client, endpoint)
         with pytest.raises(ProviderError) as info:
             if task == "chat_completion":
-                async for _ in calls.chat_completion_stream(
+                async for _ in plugin.PROVIDER.chat_completion_stream(
                     endpoint, ChatRequest(messages=[{"role": "user", "content": "Hi"}]), ctx
                 ):
                     pass
             elif task == "completion":
-                await calls.completion(endpoint, CompletionRequest(input="Hi"), ctx)
+                await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="Hi"), ctx)
             elif task == "text_embedding":
-                await calls.text_embedding(endpoint, EmbeddingRequest(input=["Hi"]), ctx)
+                await plugin.PROVIDER.text_embedding(endpoint, EmbeddingRequest(input=["Hi"]), ctx)
             else:
-                await calls.rerank(endpoint, RerankRequest(query="q", input=["a", "b"]), ctx)
+                await plugin.PROVIDER.rerank(endpoint, RerankRequest(query="q", input=["a", "b"]), ctx)
     err = info.value
     assert_no_secret(str(err), repr(err), err.provider_message)
     return err
@@ -152,7 +145,7 @@ async def raises(endpoint: InferenceEndpoint, task: str = "chat_completion") -> 
 
 async def run_test_routine(endpoint: InferenceEndpoint):
     async with build_client() as client:
-        result = await plugin.calls.test(endpoint, context(client, endpoint))
+        result = await plugin.PROVIDER.test(endpoint, context(client, endpoint))
     assert_no_secret(result.message, result.to_dict())
     return result
 
@@ -253,14 +246,14 @@ async def test_token_is_cached_then_refreshed_shortly_before_expiry(
     monkeypatch.setattr(calls.TOKENS, "clock", lambda: now[0])
     async with build_client() as client:
         ctx = context(client, endpoint)
-        await calls.completion(endpoint, CompletionRequest(input="a"), ctx)
-        await calls.completion(endpoint, CompletionRequest(input="b"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="a"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="b"), ctx)
         assert fake.token_requests == 1
         now[0] += 3599 - 300 - 1  # still inside the refresh margin
-        await calls.completion(endpoint, CompletionRequest(input="c"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="c"), ctx)
         assert fake.token_requests == 1
         now[0] += 2
-        await calls.completion(endpoint, CompletionRequest(input="d"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="d"), ctx)
     assert fake.token_requests == 2
     tokens = [r.headers["authorization"] for r in server.requests if r.path != "/token"]
     assert tokens[0] == tokens[1] == tokens[2] != tokens[3]
@@ -274,7 +267,7 @@ async def test_concurrent_calls_with_a_cold_cache_exchange_once(
     async with build_client() as client:
         ctx = context(client, endpoint)
         answers = await asyncio.gather(
-            *(calls.completion(endpoint, CompletionRequest(input=str(i)), ctx) for i in range(6))
+            *(plugin.PROVIDER.completion(endpoint, CompletionRequest(input=str(i)), ctx) for i in range(6))
         )
     assert answers == [["ok"]] * 6 and fake.token_requests == 1
 
@@ -286,12 +279,12 @@ async def test_a_revoked_token_is_a_credentials_error_and_is_not_reused(
     endpoint = endpoint_for(server.url, "completion")
     async with build_client() as client:
         ctx = context(client, endpoint)
-        await calls.completion(endpoint, CompletionRequest(input="a"), ctx)
+        await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="a"), ctx)
         fake.revoke()
         with pytest.raises(AuthenticationError) as info:
-            await calls.completion(endpoint, CompletionRequest(input="b"), ctx)
+            await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="b"), ctx)
         assert info.value.status == 401 and "invalid authentication credentials" in str(info.value)
-        assert await calls.completion(endpoint, CompletionRequest(input="c"), ctx) == ["ok"]
+        assert await plugin.PROVIDER.completion(endpoint, CompletionRequest(input="c"), ctx) == ["ok"]
     assert fake.token_requests == 2
 
 
@@ -494,7 +487,7 @@ async def test_completion_sends_one_user_turn_and_returns_the_text(
     fake.serve_generate("Elastic is a search company.")
     endpoint = endpoint_for(server.url, "completion")
     async with build_client() as client:
-        answer = await calls.completion(
+        answer = await plugin.PROVIDER.completion(
             endpoint, CompletionRequest(input="What is Elastic?"), context(client, endpoint)
         )
     assert answer == ["Elastic is a search company."]
@@ -511,7 +504,7 @@ async def test_embeddings_predict_per_input_in_order(
     fake.serve_embeddings([[0.1, 0.2], [0.3, 0.4]])
     endpoint = endpoint_for(server.url, "text_embedding")
     async with build_client() as client:
-        vectors = await calls.text_embedding(
+        vectors = await plugin.PROVIDER.text_embedding(
             endpoint, EmbeddingRequest(input=["a", "b"], input_type=input_type), context(client, endpoint)
         )
     assert vectors == [[0.1, 0.2], [0.3, 0.4]]
@@ -537,10 +530,10 @@ async def test_rerank_calls_discovery_engine_and_maps_ids_back(
     endpoint = endpoint_for(server.url, "rerank")
     async with build_client() as client:
         ctx = context(client, endpoint)
-        results = await calls.rerank(
+        results = await plugin.PROVIDER.rerank(
             endpoint, RerankRequest(query="who?", input=["luke", "leia", "r2d2"], top_n=2), ctx
         )
-        bare = await calls.rerank(
+        bare = await plugin.PROVIDER.rerank(
             endpoint, RerankRequest(query="who?", input=["luke", "leia"], return_documents=False), ctx
         )
     assert results == [
@@ -626,6 +619,7 @@ async def test_nothing_secret_is_logged_on_success(server: FakeServer, fake: Fak
 
 class TestContract(ProviderContract):
     provider_id = "googlevertexai"
+    fake = googlevertexai_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return connector(base_url, task_type.value, secret=self.canary)

@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import ai_connector_openai as openai_plugin
+import ai_connector_openai.testing as openai_testing
 from ai_connector.context import CallContext
+from ai_connector.errors import UnreachableError
 from ai_connector.http import build_client
+from ai_connector.openai_kit import chat_chunks
 from ai_connector.plugin import (
     AuthenticationError,
     ChatChunk,
@@ -22,38 +25,29 @@ from ai_connector.plugin import (
     CompletionRequest,
     ConfigValidationError,
     EmbeddingRequest,
-    FailureKind,
     InferenceEndpoint,
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
     RateLimitError,
-    Redactor,
-    Secrets,
     StreamInterruptedError,
     TaskType,
     ToolCallDelta,
-    UnreachableError,
     Usage,
 )
+from ai_connector.redaction import Redactor
 from ai_connector.sse import iter_sse_text
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import FailureKind, Secrets
 from ai_connector.validation import check_provider_schemas, effective_schema
 from ai_connector_openai import testing as fake
-from ai_connector_openai.wire import chat_chunks
 
 CANARY = "canary-secret-0000"
 STREAMS = Path("/work/shared/wire-samples/streams")
 CHAT, COMPLETION, EMBED = TaskType.CHAT_COMPLETION, TaskType.COMPLETION, TaskType.TEXT_EMBEDDING
 HELLO = ChatRequest(messages=({"role": "user", "content": "Hello world"},))
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -92,15 +86,15 @@ def endpoint(
 
 
 async def chat(ep: InferenceEndpoint, ctx: CallContext, request: ChatRequest = HELLO) -> list[ChatChunk]:
-    return [c async for c in openai_plugin.chat_completion_stream(ep, request, ctx)]
+    return [c async for c in openai_plugin.PROVIDER.chat_completion_stream(ep, request, ctx)]
 
 
 async def run_task(ep: InferenceEndpoint, ctx: CallContext) -> Any:
     if ep.task_type is CHAT:
         return await chat(ep, ctx)
     if ep.task_type is COMPLETION:
-        return await openai_plugin.completion(ep, CompletionRequest(input="What is Elastic?"), ctx)
-    return await openai_plugin.text_embedding(ep, EmbeddingRequest(input=("a", "b")), ctx)
+        return await openai_plugin.PROVIDER.completion(ep, CompletionRequest(input="What is Elastic?"), ctx)
+    return await openai_plugin.PROVIDER.text_embedding(ep, EmbeddingRequest(input=("a", "b")), ctx)
 
 
 def path_for(task: TaskType) -> str:
@@ -271,9 +265,11 @@ async def test_spec_example_chunks_parse_once_framed_as_sse(ctx: CallContext) ->
         for event in iter_sse_text(framed):
             yield event
 
-    chunks = [c async for c in chat_chunks(events(), provider="openai", ctx=ctx)]
+    chunks = [c async for c in chat_chunks(events(), ctx=ctx)]
+    # Two example streams back to back: one role first and one finish reason, as the unified stream has.
     assert "".join(c.content or "" for c in chunks) == "HelloHello"
-    assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop", "stop"]
+    assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
+    assert [c.role for c in chunks if c.role] == ["assistant"] and chunks[0].role == "assistant"
 
 
 async def test_azure_style_empty_choices_and_late_usage_on_the_finish_chunk(ctx: CallContext) -> None:
@@ -290,7 +286,7 @@ async def test_azure_style_empty_choices_and_late_usage_on_the_finish_chunk(ctx:
         for event in iter_sse_text(text):
             yield event
 
-    chunks = [c async for c in chat_chunks(events(), provider="openai", ctx=ctx)]
+    chunks = [c async for c in chat_chunks(events(), ctx=ctx)]
     assert [(c.role, c.content, c.finish_reason, c.usage) for c in chunks] == [
         ("assistant", None, None, None),
         (None, "Hi", None, None),
@@ -307,7 +303,7 @@ async def test_completion_is_one_non_streaming_chat_call(
     server: FakeServer, openai: fake.OpenAIFake, ctx: CallContext
 ) -> None:
     ep = endpoint(server.url, COMPLETION, user="u-1")
-    result = await openai_plugin.completion(ep, CompletionRequest(input="What is Elastic?"), ctx)
+    result = await openai_plugin.PROVIDER.completion(ep, CompletionRequest(input="What is Elastic?"), ctx)
 
     assert result == ["Hello there!"]
     sent = server.last
@@ -329,7 +325,7 @@ async def test_completion_returns_a_refusal_as_the_answer(server: FakeServer, ct
     }
     server.add("POST", "/v1/chat/completions", FakeResponse.json(body))
     ep = endpoint(server.url, COMPLETION)
-    assert await openai_plugin.completion(ep, CompletionRequest(input="x"), ctx) == [
+    assert await openai_plugin.PROVIDER.completion(ep, CompletionRequest(input="x"), ctx) == [
         "I can't help with that."
     ]
 
@@ -338,7 +334,7 @@ async def test_text_embedding_posts_to_embeddings_with_dimensions_and_user(
     server: FakeServer, openai: fake.OpenAIFake, ctx: CallContext
 ) -> None:
     ep = endpoint(server.url, EMBED, dimensions=3, user="u-2")
-    vectors = await openai_plugin.text_embedding(
+    vectors = await openai_plugin.PROVIDER.text_embedding(
         ep, EmbeddingRequest(input=("a", "b"), input_type="ingest"), ctx
     )
 
@@ -351,7 +347,7 @@ async def test_text_embedding_posts_to_embeddings_with_dimensions_and_user(
 async def test_embeddings_come_back_in_input_order(server: FakeServer, ctx: CallContext) -> None:
     body = fake.embeddings_body([[1.0], [2.0], [3.0]], order=[2, 0, 1])
     server.add("POST", "/v1/embeddings", FakeResponse.json(body))
-    vectors = await openai_plugin.text_embedding(
+    vectors = await openai_plugin.PROVIDER.text_embedding(
         endpoint(server.url, EMBED), EmbeddingRequest(("a", "b", "c")), ctx
     )
     assert vectors == [[1.0], [2.0], [3.0]]
@@ -360,7 +356,9 @@ async def test_embeddings_come_back_in_input_order(server: FakeServer, ctx: Call
 async def test_embeddings_count_mismatch_is_an_invalid_response(server: FakeServer, ctx: CallContext) -> None:
     server.add("POST", "/v1/embeddings", FakeResponse.json(fake.embeddings_body([[1.0]])))
     with pytest.raises(InvalidResponseError, match="asked for 2 embeddings, got 1"):
-        await openai_plugin.text_embedding(endpoint(server.url, EMBED), EmbeddingRequest(("a", "b")), ctx)
+        await openai_plugin.PROVIDER.text_embedding(
+            endpoint(server.url, EMBED), EmbeddingRequest(("a", "b")), ctx
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,7 +479,7 @@ async def test_a_stream_that_breaks_halfway_is_interrupted(server: FakeServer, c
     server.add("POST", "/v1/chat/completions", fake.stream_response(events, abort_after=3))
     received: list[ChatChunk] = []
     with pytest.raises(StreamInterruptedError):
-        async for chunk in openai_plugin.chat_completion_stream(endpoint(server.url), HELLO, ctx):
+        async for chunk in openai_plugin.PROVIDER.chat_completion_stream(endpoint(server.url), HELLO, ctx):
             received.append(chunk)
     assert "".join(c.content or "" for c in received) == "Hello"
 
@@ -499,7 +497,7 @@ async def test_a_mid_stream_error_event_is_interrupted_with_openais_message(
     server.add("POST", "/v1/chat/completions", fake.midstream_error_response(["Hel"]))
     received: list[ChatChunk] = []
     with pytest.raises(StreamInterruptedError) as info:
-        async for chunk in openai_plugin.chat_completion_stream(endpoint(server.url), HELLO, ctx):
+        async for chunk in openai_plugin.PROVIDER.chat_completion_stream(endpoint(server.url), HELLO, ctx):
             received.append(chunk)
     assert info.value.provider_message == "The server had an error while processing your request."
     assert info.value.code == "server_error" and not info.value.retryable
@@ -514,7 +512,7 @@ async def test_a_mid_stream_error_event_is_interrupted_with_openais_message(
 async def test_save_and_test_makes_one_minimal_real_call(
     server: FakeServer, openai: fake.OpenAIFake, ctx: CallContext, task: TaskType
 ) -> None:
-    result = await openai_plugin.test(endpoint(server.url, task), ctx)
+    result = await openai_plugin.PROVIDER.test(endpoint(server.url, task), ctx)
 
     assert result.ok and result.failure is None and result.latency_ms is not None
     assert len(server.requests) == 1
@@ -551,20 +549,20 @@ async def test_save_and_test_reports_the_failure_kind_without_the_key(
 ) -> None:
     server.add("POST", path_for(task), answer)
     with caplog.at_level(logging.DEBUG):
-        result = await openai_plugin.test(endpoint(server.url, task), ctx)
+        result = await openai_plugin.PROVIDER.test(endpoint(server.url, task), ctx)
     assert not result.ok and result.failure is kind
     assert_no_canary(result, result.to_dict(), result.message, caplog.text)
 
 
 async def test_save_and_test_of_an_unreachable_url(ctx: CallContext) -> None:
-    result = await openai_plugin.test(endpoint("http://127.0.0.1:9"), ctx)
+    result = await openai_plugin.PROVIDER.test(endpoint("http://127.0.0.1:9"), ctx)
     assert not result.ok and result.failure is FailureKind.UNREACHABLE
 
 
 async def test_save_and_test_with_a_wrong_model_against_the_fake(
     server: FakeServer, openai: fake.OpenAIFake, ctx: CallContext
 ) -> None:
-    result = await openai_plugin.test(endpoint(server.url, model_id="gpt-does-not-exist"), ctx)
+    result = await openai_plugin.PROVIDER.test(endpoint(server.url, model_id="gpt-does-not-exist"), ctx)
     assert result.failure is FailureKind.MODEL_NOT_FOUND
     assert "The model `gpt-does-not-exist` does not exist" in result.message
 
@@ -573,7 +571,7 @@ async def test_missing_key_is_a_config_error_before_any_request(server: FakeServ
     ep = endpoint(server.url, key=None)
     with pytest.raises(ConfigValidationError, match="API Key is required"):
         await chat(ep, ctx)
-    result = await openai_plugin.test(ep, ctx)
+    result = await openai_plugin.PROVIDER.test(ep, ctx)
     assert result.failure is FailureKind.CONFIG and server.requests == []
 
 
@@ -589,7 +587,7 @@ async def test_connector_and_serve_chat_work_together(server: FakeServer, ctx: C
     assert "".join(c.content or "" for c in chunks) == "Hi you"
     assert chunks[-2].finish_reason == "stop"
     assert chunks[-1].usage == Usage(prompt_tokens=11, completion_tokens=2, total_tokens=13)
-    assert await openai_plugin.completion(
+    assert await openai_plugin.PROVIDER.completion(
         InferenceEndpoint(inference_id="y", task_type=COMPLETION, settings=config, secrets=Secrets(secrets)),
         CompletionRequest(input="x"),
         ctx,
@@ -600,6 +598,7 @@ class TestContract(ProviderContract):
     """The shared provider contract kit, against the OpenAI fake."""
 
     provider_id = "openai"
+    fake = openai_testing.FAKE
 
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
         return fake.connector(base_url, task_type.value, secret=self.canary)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from ai_connector.manager import ProviderRegistry
+from ai_connector.openai_kit import chat_request_to_openai, chunk_from_openai, openai_error_fields
 from ai_connector.plugin import (
     CallContext,
     ChatChunk,
@@ -24,14 +25,11 @@ from ai_connector.plugin import (
     SparseEmbeddingRequest,
     StreamInterruptedError,
     TaskType,
-    aiter_sse,
-    chat_request_to_openai,
-    chunk_from_openai,
-    default_test,
     error_for_status,
     hookimpl,
-    openai_error_fields,
 )
+from ai_connector.routines import default_test
+from ai_connector.sse import aiter_sse
 from ai_connector.testing import FakeResponse
 from ai_connector.validation import ValidatedConnector, validate_connector
 

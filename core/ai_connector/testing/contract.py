@@ -14,6 +14,9 @@
 It checks the declaration, the schemas against the meta-schema, the task types, that registration
 imports no heavy dependency, the ES descriptor export, and that `test()` fails cleanly — with the
 right failure kind and without the secret anywhere — on rejected credentials and an unreachable host.
+With `fake` set (the provider's `ProviderFake`, see `ai_connector.testing.fakes`), a chat provider's
+stream is held to the unified invariant every provider shares: the role first, the text whole, one
+finish reason, one usage chunk last, and a stream that breaks off as a typed StreamInterruptedError.
 Tests run their own event loop (`asyncio.run`), so no async pytest plugin is required.
 """
 
@@ -32,13 +35,16 @@ import pluggy
 import pytest
 
 from ai_connector.context import CallContext
+from ai_connector.errors import StreamInterruptedError
 from ai_connector.manager import ENTRY_POINT_GROUP, ProviderRegistry, check_provider, default_registry
-from ai_connector.types import FailureKind, Provider, TaskType, TestResult
+from ai_connector.testing.fakes import ProviderFake
+from ai_connector.types import ChatChunk, ChatRequest, FailureKind, Provider, TaskType, TestResult
 from ai_connector.validation import validate_connector
 
 __all__ = ["CANARY", "HEAVY_MODULES", "ProviderContract"]
 
 CANARY = "canary-secret-7d41e9b2c6a0f385"
+STREAM_PIECES = ("Hello", ", wor", "ld", "! \u00e9\u00e8 \U0001f600", '\n"quoted"')
 
 # Modules a provider must not import while registering (they cost hundreds of ms at host start).
 # Not rich: httpx itself imports it whenever it is installed (for its own CLI).
@@ -71,6 +77,8 @@ class ProviderContract:
 
     provider_id: ClassVar[str]
     canary: ClassVar[str] = CANARY
+    fake: ClassVar[type[ProviderFake] | None] = None
+    """The provider's fake; set it to hold a chat provider's stream to the unified invariant."""
 
     # -- what the author provides ----------------------------------------------------------------
     def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -93,11 +101,15 @@ class ProviderContract:
     def _registry(self, provider: Provider) -> ProviderRegistry:
         return ProviderRegistry({provider.id: provider}, [], pluggy.PluginManager("ai_connector"), {})
 
-    def _run_test(self, provider: Provider, task: TaskType, base_url: str) -> TestResult:
+    def _call(
+        self, provider: Provider, task: TaskType, base_url: str, call: Any, connector: Any = None
+    ) -> Any:
+        """Run `call(endpoint, ctx)` for a connector of `task` aimed at `base_url` (or with the
+        (settings, secrets) `connector`), in its own event loop."""
         from ai_connector.http import build_client
         from ai_connector.redaction import Redactor
 
-        settings, secrets = self.connector_settings(base_url, task)
+        settings, secrets = connector or self.connector_settings(base_url, task)
         document = {
             "name": "contract",
             "config": {"provider": provider.id, "taskType": task.value, "providerConfig": settings},
@@ -105,7 +117,7 @@ class ProviderContract:
         }
         connector = validate_connector(document, self._registry(provider))
 
-        async def go() -> TestResult:
+        async def go() -> Any:
             async with build_client() as client:
                 ctx = CallContext(
                     client=client,
@@ -114,9 +126,26 @@ class ProviderContract:
                     host_settings=self.host_settings(base_url),
                     timeout=httpx.Timeout(10.0),
                 )
-                return await asyncio.wait_for(provider.test(connector.endpoint(), ctx), 30)
+                return await asyncio.wait_for(call(connector.endpoint(), ctx), 30)
 
         return asyncio.run(go())
+
+    def _run_test(self, provider: Provider, task: TaskType, base_url: str) -> TestResult:
+        return self._call(provider, task, base_url, provider.test)
+
+    def _stream(self, provider: Provider, fake: ProviderFake) -> list[ChatChunk]:
+        async def read(endpoint: Any, ctx: CallContext) -> list[ChatChunk]:
+            request = ChatRequest(messages=({"role": "user", "content": "Say hello"},))
+            return [c async for c in provider.chat_completion_stream(endpoint, request, ctx)]  # type: ignore[misc]
+
+        chat = TaskType.CHAT_COMPLETION
+        return self._call(provider, chat, fake.url, read, fake.connector(chat.value))
+
+    def _chat_fake(self) -> tuple[Provider, type[ProviderFake]]:
+        provider = self.load_provider()
+        if self.fake is None or TaskType.CHAT_COMPLETION not in provider.task_types:
+            pytest.skip("no chat completion, or no `fake` to stream from")
+        return provider, self.fake
 
     def _assert_no_canary(self, *texts: Any) -> None:
         for text in texts:
@@ -155,9 +184,10 @@ class ProviderContract:
             f"""
             import json, sys
             from importlib.metadata import entry_points
+            from ai_connector.provider_files import load_entry_point
             eps = [e for e in entry_points(group={ENTRY_POINT_GROUP!r}) if e.name == {self.provider_id!r}]
-            module = eps[0].load()
-            list(module.ai_connector_providers() or [])
+            plugin = load_entry_point(eps[0])
+            list(plugin.ai_connector_providers() or [])
             heavy = {list(HEAVY_MODULES)!r}
             print(json.dumps(sorted(h for h in heavy if h in sys.modules)))
             """
@@ -190,3 +220,33 @@ class ProviderContract:
         assert not result.ok
         assert result.failure in (FailureKind.UNREACHABLE, FailureKind.TIMEOUT), result
         self._assert_no_canary(result.message, repr(result), caplog.text)
+
+    def test_chat_stream_holds_the_unified_invariant(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The same text streams as the same unified chunks, whatever the wire: the role first, the
+        text whole, exactly one finish reason, one usage chunk and it last; the secret nowhere."""
+        provider, fake_cls = self._chat_fake()
+        caplog.set_level(logging.DEBUG)
+        with fake_cls(api_key=self.canary) as fake:
+            fake.stream(STREAM_PIECES, prompt_tokens=5, completion_tokens=7)
+            chunks = self._stream(provider, fake)
+        assert chunks and chunks[0].role == "assistant", "the first chunk carries the role"
+        assert [c.role for c in chunks[1:] if c.role] == [], "only the first chunk carries a role"
+        assert "".join(c.content or "" for c in chunks) == "".join(STREAM_PIECES)
+        assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"], "one finish reason"
+        usage = [c.usage for c in chunks if c.usage is not None]
+        assert len(usage) == 1 and chunks[-1].is_usage_only, "one usage chunk, last"
+        assert usage[0].to_dict() == {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+        rendered = [c.to_openai(id="chatcmpl-1", model="m", created=1) for c in chunks]
+        assert all(r["object"] == "chat.completion.chunk" for r in rendered) and rendered[-1]["choices"] == []
+        self._assert_no_canary(caplog.text)
+
+    def test_a_stream_that_breaks_off_is_a_typed_error(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A connection lost mid-stream raises StreamInterruptedError naming the provider, no secret."""
+        provider, fake_cls = self._chat_fake()
+        caplog.set_level(logging.DEBUG)
+        with fake_cls(api_key=self.canary) as fake:
+            fake.stream(STREAM_PIECES, abort_after=2)
+            with pytest.raises(StreamInterruptedError) as info:
+                self._stream(provider, fake)
+        assert info.value.provider == provider.id
+        self._assert_no_canary(str(info.value), repr(info.value), caplog.text)

@@ -1,73 +1,25 @@
-"""`ai-connector fake PROVIDER` (part of the testing kit): try the host with no account. Runs the
-provider's wire-exact fake (the `testing` module a provider package ships, e.g.
-`ai_connector_openai.testing`) on a port of 127.0.0.1 and prints the `ai-connector create` command
-that points a connector at it."""
+"""`ai-connector fake PROVIDER` (part of the testing kit): try the host with no account. Serves the
+provider's wire-exact fake (its testing module's `FAKE`, see `ai_connector.testing.fakes`) on a
+port of 127.0.0.1 and prints the `ai-connector create` command that points a connector at it."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import shlex
-import time
-from types import ModuleType
-from typing import Any
+import threading
 
 import click
 
 from ai_connector.cli.common import CliError, handle_errors
-from ai_connector.cli.documents import check_service
+from ai_connector.testing.fakes import DEFAULT_KEY, ProviderFake, provider_fake
+from ai_connector.testing.fakeserver import FakeServer
 
-__all__ = ["fake", "fake_class", "testing_module"]
-
-
-def testing_module(provider_id: str) -> ModuleType:
-    """The `testing` module next to the plugin that declared `provider_id`."""
-    from ai_connector.manager import default_registry
-
-    registry = default_registry()
-    check_service(registry, provider_id, None)
-    plugin = registry.plugin_manager.get_plugin(registry.plugin_of(provider_id) or "")
-    package = getattr(plugin, "__name__", None) if isinstance(plugin, ModuleType) else None
-    if package is None:
-        raise CliError(f"the plugin of {provider_id!r} is not a module, so it has no `testing` fake")
-    name = f"{package.partition('.')[0]}.testing"  # the distribution's top-level package
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise CliError(f"{provider_id!r} ships no fake server ({name} is missing)") from None
+__all__ = ["create_command", "fake"]
 
 
-def fake_class(module: ModuleType) -> type:
-    """The fake service a testing module defines: its class that takes a FakeServer and `install()`s
-    routes on it (OpenAIFake, FakeAnthropic, ...)."""
-    found = [
-        obj
-        for name, obj in vars(module).items()
-        if inspect.isclass(obj)
-        and obj.__module__ == module.__name__
-        and "fake" in name.lower()
-        and callable(getattr(obj, "install", None))
-    ]
-    if len(found) != 1:
-        raise CliError(
-            f"{module.__name__} has no runnable fake service (one class that install()s its routes "
-            "on a FakeServer, as ai_connector_openai.testing.OpenAIFake does)"
-        )
-    return found[0]
-
-
-def _example(module: ModuleType, provider: Any, url: str, api_key: str | None) -> str | None:
-    """The create command for a connector aimed at the fake, from the module's `connector()`."""
-    build = getattr(module, "connector", None)
-    task = "chat_completion" if "chat_completion" in provider.task_types else next(iter(provider.task_types))
-    task = getattr(task, "value", task)
-    if build is None:
-        return None
-    try:
-        config, secrets = build(url, task, secret=api_key) if api_key else build(url, task)
-    except TypeError:
-        return None
-    args = ["ai-connector", "create", "--name", f"Fake {provider.name}", "-p", provider.id, "-t", task]
+def create_command(fake: ProviderFake, name: str, task_type: str) -> str:
+    """The `ai-connector create ... --test` line for a connector aimed at `fake`."""
+    config, secrets = fake.connector(task_type)
+    args = ["ai-connector", "create", "--name", name, "-p", fake.provider_id, "-t", task_type]
     for key, value in config.items():
         args += ["-c", f"{key}={value}"]
     for key, value in secrets.items():
@@ -80,37 +32,44 @@ def _example(module: ModuleType, provider: Any, url: str, api_key: str | None) -
 @click.option(
     "--port", default=8099, show_default=True, type=click.IntRange(0, 65535), help="Port on 127.0.0.1."
 )
-@click.option("--api-key", help="The key the fake accepts (default: the fake's own test key).")
+@click.option("--api-key", default=DEFAULT_KEY, show_default=True, help="The key the fake accepts.")
+@click.option(
+    "--task-type",
+    "-t",
+    help="The printed connector's task type (default: chat_completion, else the provider's first).",
+)
 @handle_errors
-def fake(provider: str, port: int, api_key: str | None) -> None:
-    """Run PROVIDER's fake service locally, so a connector can be saved, tested and run with no
-    account. Stop it with Ctrl-C.
+def fake(provider: str, port: int, api_key: str, task_type: str | None) -> None:
+    """Serve PROVIDER's fake locally, so a connector can be saved, tested and run with no account.
+    Stop it with Ctrl-C.
 
     \b
     ai-connector fake openai --port 8099    # then run the create command it prints
     """
     from ai_connector.manager import default_registry
-    from ai_connector.testing import FakeServer
+    from ai_connector.types import TaskType
 
-    module = testing_module(provider)
-    cls = fake_class(module)
+    try:
+        fake_cls = provider_fake(provider)
+    except LookupError as exc:
+        raise CliError(f"{exc} (see `ai-connector providers`)") from None
     info = default_registry().get(provider)
-    kwargs = {"api_key": api_key} if api_key and "api_key" in inspect.signature(cls).parameters else {}
+    offered = [t.value for t in TaskType if t in info.task_types]
+    if task_type is None:
+        task_type = "chat_completion" if "chat_completion" in offered else offered[0]
+    if task_type not in offered:
+        raise CliError(f"{info.name} ({provider}) does not support task type {task_type!r}")
     try:
         server = FakeServer(port=port).start()
     except OSError as exc:
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
     try:
-        service = cls(server, **kwargs).install()
-        key = getattr(service, "api_key", None)
-        click.echo(f"Fake {info.name} listening on {server.url}" + (f" (API key: {key})" if key else ""))
-        example = _example(module, info, server.url, key)
-        if example:
-            click.echo("Point a connector at it (in another shell):")
-            click.echo(f"  {example}")
+        service = fake_cls(server, api_key=api_key)
+        click.echo(f"Fake {info.name} listening on {service.url} (API key: {api_key})")
+        click.echo("Point a connector at it (in another shell):")
+        click.echo(f"  {create_command(service, f'Fake {info.name}', task_type)}")
         click.echo("Press Ctrl-C to stop.")
-        while True:
-            time.sleep(3600)
+        threading.Event().wait()
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
     finally:

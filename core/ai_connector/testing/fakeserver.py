@@ -8,6 +8,7 @@ server records every request and notices when a client disconnects during a stre
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json as _json
 import re
@@ -85,8 +86,11 @@ class FakeServer:
     """A local HTTP server whose routes answer with FakeResponses; use as a context manager."""
 
     def __init__(self, *, port: int = 0) -> None:
-        self.port = port  # 0: a free port (what tests want); `ai-connector fake --port` picks one
+        self.port = port  # 0: a free port
+        self.cut_streams_after: int | None = None
+        """When set, every streamed answer breaks off after that many chunks (a broken stream)."""
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._queued: list[FakeResponse] = []
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
         self.disconnected = threading.Event()
@@ -100,6 +104,11 @@ class FakeServer:
         routes added later are tried first, so a test can override a default)."""
         handler: Handler = (lambda _r, a=answer: a) if isinstance(answer, FakeResponse) else answer
         self._routes.insert(0, (method.upper(), re.compile(path), handler))
+
+    def queue(self, answer: FakeResponse, *, times: int = 1) -> None:
+        """Answer the next `times` requests with `answer`, whatever their route (a failure, a
+        scripted stream), then go back to the routes."""
+        self._queued.extend([answer] * times)
 
     def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
         """Decorator form of `add`."""
@@ -142,11 +151,15 @@ class FakeServer:
         )
         self.requests.append(request)
         handler = self._find(request)
-        if handler is None:
+        if self._queued:
+            resp = self._queued.pop(0)
+        elif handler is None:
             resp = FakeResponse.json({"error": f"no fake route for {request.method} {request.path}"}, 599)
         else:
             result = handler(request)
             resp = await result if inspect.isawaitable(result) else result
+        if self.cut_streams_after is not None and resp.chunks is not None:
+            resp = dataclasses.replace(resp, abort_after=self.cut_streams_after)
         await self._send(resp, receive, send)
 
     def _find(self, request: RecordedRequest) -> Handler | None:
@@ -197,8 +210,7 @@ class FakeServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> FakeServer:
-        """Start serving on 127.0.0.1 (a free port unless one was given); returns once it accepts
-        connections."""
+        """Start serving on 127.0.0.1 (on `port`, else a free one); returns once it accepts connections."""
         import uvicorn
 
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -242,8 +254,13 @@ class FakeServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def reset(self) -> None:
-        """Forget recorded requests and disconnects (routes stay)."""
+    def reset(self, *, routes: bool = False) -> None:
+        """Forget recorded requests, queued answers and disconnects; with `routes`, the routes too
+        (a module-scoped server shared by tests starts each test empty)."""
+        if routes:
+            self._routes.clear()
+        self.cut_streams_after = None
+        self._queued.clear()
         self.requests.clear()
         self.disconnects = 0
         self.disconnected.clear()
