@@ -120,7 +120,7 @@ async def test_a_redirect_to_a_refused_host_during_a_run_is_not_followed(open_cl
         "connector_id": cid,
         "message": "an error occurred while running the action",
         "service_message": HostNotAllowedError.message_for(target),
-        "retry": False,
+        "retry": True,  # Kibana's action executor: every thrown error
         "errorSource": "user",
     }
     assert [r.path for r in server.requests] == ["/chat"]  # the redirect hop never left the host
@@ -153,6 +153,7 @@ PRECONFIGURED = {
     "is_deprecated": False,
     "is_system_action": False,
     "is_connector_type_deprecated": False,
+    "auth_mode": "shared",
 }
 
 

@@ -297,7 +297,8 @@ def test_a_failed_run_is_one_error_line(home, server) -> None:
     server.add("POST", "/v1/chat/completions", openai_testing.server_error_response())
     result = invoke("run", "oa", "hi", "--json")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: an error occurred while running the action: openai returned")
+    assert result.stderr.startswith("error: an error occurred while running the action: Inference endpoint [")
+    assert "] returned status code 500: " in result.stderr
     assert len(result.stderr.splitlines()) == 1
 
 

@@ -245,7 +245,7 @@ def test_a_failed_run_shows_the_failure_kind_and_the_provider_message(
     page.get_by_role("tab", name="Test").click()
     page.get_by_role("button", name="Run").click()
     status = page.locator("#run-status")
-    expect(status).to_contain_text("Run failed (the connector or the request)")  # errorSource "user"
+    expect(status).to_contain_text("Run failed (the connector or the request")  # errorSource "user"
     expect(status).to_contain_text("The model `gpt-nonexistent` does not exist")  # OpenAI's own words
     shot(page, "11-test-tab-failure")
 

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import ai_connector
 from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
+from ai_connector.api.execlog_routes import router as execlog_router
 from ai_connector.api.openai import OpenAIRoutes
 from ai_connector.api.page import install_page
 from ai_connector.api.routes import execute_response, router
@@ -40,7 +41,7 @@ __all__ = ["PROTECTED_PREFIXES", "ExecuteFastPath", "create_app"]
 log = logging.getLogger("ai_connector.api")
 
 # Everything under these needs an API key; the web page and the OpenAPI document do not.
-PROTECTED_PREFIXES = ("/api/actions", "/internal/")
+PROTECTED_PREFIXES = ("/api/actions", "/internal/", "/metrics")
 
 
 class AuthMiddleware:
@@ -231,6 +232,7 @@ def create_app(
     install_error_handlers(app)
     install_page(app)
     app.include_router(router)
+    app.include_router(execlog_router)
     app.add_middleware(OpenAIRoutes, api=app)  # OpenAI's API under `openai_api_prefix` (/v1)
     app.add_middleware(ExecuteFastPath, api=app)
     app.add_middleware(AuthMiddleware, api=app)  # added last: runs first

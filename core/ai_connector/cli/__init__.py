@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "rotate-key": "ai_connector.cli.serve:rotate_key",
     # the testing kit sits above the CLI (nothing may import it), so the CLI names it, lazily
     "fake": "ai_connector.testing.fake_command:fake",
+    "log": "ai_connector.cli.executions:log_command",
 }
 
 
