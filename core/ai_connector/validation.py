@@ -18,7 +18,7 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from ai_connector.errors import ConfigValidationError, FieldError, UnknownProviderError
+from ai_connector.errors import ConfigValidationError, FieldError, HostNotAllowedError, UnknownProviderError
 from ai_connector.schemas_access import load_schema
 from ai_connector.types import InferenceEndpoint, Provider, Secrets, TaskType, thaw
 from ai_connector.urlpolicy import UrlPolicy, url_problem
@@ -589,11 +589,7 @@ def check_urls(connector: ValidatedConnector, policy: UrlPolicy, host_settings: 
         label = _label_at(connector.provider.settings_schema, [name]) or name
         # A malformed URL is named by its fault, never echoed (CR/LF would break a log line).
         problem = url_problem(url)
-        why = (
-            f"{label} {problem}"
-            if problem
-            else f'target url "{url}" is not added to the allowed_hosts of this host'
-        )
+        why = f"{label} {problem}" if problem else HostNotAllowedError.message_for(url)
         errors[name] = FieldError(f"config.providerConfig.{name}", name, label, why)
     if errors:
         raise ConfigValidationError(list(errors.values()))

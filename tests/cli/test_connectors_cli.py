@@ -151,8 +151,8 @@ def test_create_with_invalid_settings_is_one_error_line(home, server) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
-        "error: error validating connector type config: [config.providerConfig.model_id]: Model ID is "
-        "required; [secrets.providerSecrets.api_key]: API Key is required\n"
+        "error: config.providerConfig.model_id: Model ID is required; "
+        "secrets.providerSecrets.api_key: API Key is required\n"
     )
 
 
@@ -219,9 +219,8 @@ def test_update_renames_and_needs_the_secrets_again(home, server) -> None:
     without = invoke("update", "oa", "--name", "Again")
     assert without.exit_code == 1
     assert without.stderr == (
-        "error: error validating connector type secrets: [secrets.providerSecrets.api_key]: API Key is "
-        "required. As in Kibana, an update must give the secrets again: --secret KEY (prompted), "
-        "--secret KEY=VALUE or --secret-env KEY=VAR\n"
+        "error: secrets.providerSecrets.api_key: API Key is required. As in Kibana, an update must "
+        "give the secrets again: --secret KEY (prompted), --secret KEY=VALUE or --secret-env KEY=VAR\n"
     )
     assert json.loads(invoke("get", "oa", "--json").stdout)["name"] == "Renamed"
 

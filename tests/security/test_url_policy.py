@@ -22,7 +22,7 @@ from served_host import ALL_KEY, InProcessHosts, host_settings
 
 ALLOWED = "api.example.com,127.0.0.1"
 HEADERS = {"Authorization": f"ApiKey {ALL_KEY}", "kbn-xsrf": "true"}
-NOT_LISTED = "is not added to the allowed_hosts of this host"
+NOT_LISTED = "is not added to the host setting AI_CONNECTOR_ALLOWED_HOSTS"
 USERINFO = "must not contain a user name or password"
 CONTROL = "must not contain spaces or control characters"
 SCHEME = "must be an http(s) URL"

@@ -29,14 +29,15 @@ from ai_connector.api.errors import ApiError, install_error_handlers, response_f
 from ai_connector.api.execlog_routes import router as execlog_router
 from ai_connector.api.guards import DEFAULT_MAX_PAYLOAD_BYTES, BodyGuard, SecurityHeaders
 from ai_connector.api.openai import OpenAIRoutes
-from ai_connector.api.routes import STATIC_DIR, execute_response, router
+from ai_connector.api.page import install_page
+from ai_connector.api.routes import execute_response, router
 
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
     from ai_connector.host.settings import HostSettings
     from ai_connector.manager import ProviderRegistry
 
-__all__ = ["PROTECTED_PREFIXES", "STATIC_DIR", "ExecuteFastPath", "create_app"]
+__all__ = ["PROTECTED_PREFIXES", "ExecuteFastPath", "create_app"]
 
 log = logging.getLogger("ai_connector.api")
 
@@ -229,7 +230,7 @@ def create_app(
             "mutating calls need a `kbn-xsrf` header."
         ),
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # the page module serves Swagger UI from bundled assets (offline)
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -239,6 +240,7 @@ def create_app(
     app.state.auth = ApiKeyAuth(keys) if keys is not None else None
     app.state.max_payload_bytes = getattr(source, "max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES)
     install_error_handlers(app)
+    install_page(app)
     app.include_router(router)
     app.include_router(execlog_router)
     app.add_middleware(OpenAIRoutes, api=app)  # OpenAI's API under `openai_api_prefix` (/v1)

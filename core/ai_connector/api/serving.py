@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ai_connector.host.settings import ENV_VARS
@@ -44,15 +45,18 @@ def run(
     log_level: str,
     workers: int,
     registry: ProviderRegistry | None = None,
+    key_file: Path | None = None,
 ) -> None:
     """Serve until interrupted (`registry`: the providers, in a single process only; workers load
-    the installed ones)."""
+    the installed ones). `key_file`: the generated key's path, which the page's sign-in names."""
     import uvicorn
 
     if workers <= 1:
         from ai_connector.api import create_app
+        from ai_connector.api.page import KEY_FILE_STATE
 
         app = create_app(settings=dataclasses.replace(settings, workers=1), registry=registry)
+        setattr(app.state, KEY_FILE_STATE, key_file)
         uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
         return
     # Workers rebuild everything from the environment, so what the parent decided goes there.
@@ -82,11 +86,15 @@ def worker_app() -> FastAPI:
     generated key file, as `serve` itself uses."""
     from ai_connector.api import create_app
     from ai_connector.api.auth import ensure_api_key_file
+    from ai_connector.api.page import KEY_FILE_STATE
     from ai_connector.host.settings import HostSettings
 
     settings = HostSettings.load()
     api_keys = None
+    key_file = None
     if not settings.api_keys:
-        key, _path, _created = ensure_api_key_file(settings.home)
+        key, key_file, _created = ensure_api_key_file(settings.home)
         api_keys = {key: "all"}
-    return create_app(settings=settings, api_keys=api_keys)
+    app = create_app(settings=settings, api_keys=api_keys)
+    setattr(app.state, KEY_FILE_STATE, key_file)  # the page's sign-in says where the key is
+    return app

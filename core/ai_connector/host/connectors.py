@@ -383,8 +383,10 @@ class ConnectorService:
         *,
         user: str | None = None,
         expected_version: int | None = None,
+        keep_secrets: bool = False,
     ) -> dict[str, Any]:
-        """Replace name, config and secrets (Kibana's PUT: secrets must be sent again).
+        """Replace name, config and secrets (Kibana's PUT: secrets must be sent again; with
+        `keep_secrets`, a body without providerSecrets keeps the stored ones, as the web page's edit).
 
         Provider, task type and inference endpoint id are fixed (400 if changed; omitted ones are
         kept). With `expected_version` the update applies only to that version; without it, to the
@@ -404,6 +406,9 @@ class ConnectorService:
                 raise ConflictError.connector(connector_id)
             document = update_document(body, record)
             self._gate(record.config.get("provider"))
+            secrets = document["secrets"]
+            if keep_secrets and not (isinstance(secrets, Mapping) and secrets.get("providerSecrets")):
+                document["secrets"] = {"providerSecrets": self._resolver.decrypt(record)}
             validated = self._resolver.validate(document, connector_id)
             scope.redact = redactor(validated, body_secrets(body))
             await self._run_hook(validated, "on_save", is_update=True)
