@@ -1,14 +1,20 @@
-"""A minimal OpenAI-wire server for the overhead benchmark, run in its own process so it does not
-compete with the client for the GIL: `python benchmarks/_fake_openai.py PORT`.
+"""A minimal OpenAI-wire server for the benchmarks, run in its own process so it does not compete
+with the client for the GIL: `python benchmarks/_fake_openai.py PORT`.
 
 `POST /v1/chat/completions` answers every request with the same pre-built bytes: for model
-`bench-stream` a 21-chunk stream (role, 18 content deltas, finish, usage, then `[DONE]`); for any
-other model a small stream (one content chunk, finish, usage) when the request streams, or one small
-`chat.completion` when it does not. uvicorn runs it with httptools when installed, else h11.
+`bench-stream` a 21-chunk stream (role, 18 content deltas, finish, usage, then `[DONE]`, one HTTP
+chunk each); for any other model a small stream (one content chunk, finish, usage) when the request
+streams, or one small `chat.completion` when it does not. `GET /health` answers `ok`.
+
+It is a plain asyncio protocol on uvloop when installed (no ASGI server, no HTTP library): an
+h11-based fake capped raw aiohttp at 2.9-3.7k requests/s here, below what the clients can do, so
+it measured itself. It reads keep-alive HTTP/1.1 requests with a Content-Length body (what every
+contender sends) and nothing more.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import Any
@@ -60,54 +66,82 @@ SMALL_JSON = json.dumps(
         "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
     }
 ).encode()
-SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8")]
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    body = b""
-    more = True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-    if scope["path"] == "/health":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-        await send({"type": "http.response.body", "body": b"ok"})
-        return
-    streaming = b'"stream":true' in body or b'"stream": true' in body
+def _response(body: bytes, content_type: bytes) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\n"
+    return head + b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+
+
+def _chunked(events: list[bytes]) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+    head += b"transfer-encoding: chunked\r\n\r\n"
+    return head + b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
+
+
+SSE = b"text/event-stream; charset=utf-8"
+ANSWERS = {
+    "stream": _chunked(STREAM_EVENTS),
+    "small-stream": _response(SMALL_STREAM, SSE),
+    "small": _response(SMALL_JSON, b"application/json"),
+    "health": _response(b"ok", b"text/plain"),
+}
+
+
+def answer(request_line: bytes, body: bytes) -> bytes:
+    """The pre-built response bytes for one request."""
+    if request_line.startswith(b"GET /health"):
+        return ANSWERS["health"]
     if b"bench-stream" in body:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        for event in STREAM_EVENTS:
-            await send({"type": "http.response.body", "body": event, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    payload = SMALL_STREAM if streaming else SMALL_JSON
-    ctype = b"text/event-stream; charset=utf-8" if streaming else b"application/json"
-    headers = [(b"content-type", ctype), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+        return ANSWERS["stream"]
+    streaming = b'"stream":true' in body or b'"stream": true' in body
+    return ANSWERS["small-stream" if streaming else "small"]
+
+
+class FakeProtocol(asyncio.Protocol):
+    """One connection: keep-alive requests, each answered as soon as its body is in."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # uvloop's transports are not asyncio.Transport subclasses
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end]
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            total = end + 4 + length
+            if len(self.buffer) < total:
+                return
+            body = self.buffer[end + 4 : total]
+            self.buffer = self.buffer[total:]
+            self.transport.write(answer(head.split(b"\r\n", 1)[0], body))
+
+
+async def serve(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(FakeProtocol, "127.0.0.1", port, backlog=1024)
+    async with server:
+        await server.serve_forever()
 
 
 def main() -> None:
-    import uvicorn
-
     try:
-        import httptools  # noqa: F401
+        import uvloop
 
-        http = "httptools"
+        uvloop.run(serve(int(sys.argv[1])))
     except ImportError:
-        http = "h11"
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(sys.argv[1]),
-        http=http,
-        log_level="error",
-        access_log=False,
-        lifespan="off",
-    )
+        asyncio.run(serve(int(sys.argv[1])))
 
 
 if __name__ == "__main__":

@@ -1,27 +1,33 @@
-"""What the host adds to an LLM call: one run, every figure a ratio against raw clients.
+"""What the host adds to an LLM call: every figure a median of paired ratios over alternated rounds.
 
-    .venv/bin/python benchmarks/overhead.py [--seconds 1.5]
+    .venv/bin/python benchmarks/overhead.py [--rounds 5] [--seconds 1.0] [--no-serve]
 
-A local OpenAI-wire server (`_fake_openai.py`, uvicorn, in its own process) answers a fixed small
-response and a 21-chunk stream. The same request (the body the OpenAI plugin sends: streamed, with
-usage) is measured at concurrency 1 and 16 through:
+A local OpenAI-wire server (`_fake_openai.py`: a plain asyncio protocol on uvloop, in its own
+process, so the fake is not what is measured) answers a fixed small response and a 21-chunk
+stream. The same request (the body the OpenAI plugin sends) is measured at concurrency 1 and 16
+through:
 
   (a)  raw aiohttp                       the practical limit for Python here
   (b)  raw httpx, default transport
   (b') raw httpx over the runtime's aiohttp transport (what httpx's API itself costs)
-  (c)  a saved connector via the Python API (`ConnectorService`: store lookup, secret decryption,
-       validation, rate limiter, retry wrapper, SSE parsing, Kibana aggregation / chunk rendering)
+  (c)  a saved connector via the Python API (`ConnectorService`: ready state, rate limiter, retry
+       wrapper, SSE parsing, Kibana aggregation / chunk rendering)
   (c') the Runtime alone on a validated connector (c without the store), for each transport
   (c-) (c) with the execution log off, and (c+) with the Prometheus and OpenTelemetry exports on
        (the OpenTelemetry API's default no-op providers): what recording each execution costs
-  (d)  `ai-connector serve` over HTTP (`POST /api/actions/connector/{id}/_execute`)
-  (e)  litellm.acompletion, when installed
+  (r)  a minimal relay: an aiohttp server forwarding the same OpenAI request to the fake with an
+       aiohttp client (no validation, no policy; `openai_route.py --relay`): what an HTTP hop in
+       Python costs at all
+  (d)  `ai-connector serve --workers 1` over HTTP (`POST /api/actions/connector/{id}/_execute`)
+  (d0) the same app on uvicorn's pure-Python stack (asyncio loop, h11), as `serve` ran before
+       uvloop and httptools were dependencies
+  (p)  the openai SDK and (e) litellm, when installed (`pip install ai-connector[benchmark]`)
+and, at concurrency 32 on the small answer, (d) against (d2) `serve --workers 2`.
 
-Printed: requests/s, p50/p99 latency, for streams the time to the first chunk and the cost per
-chunk, and every ratio against (a). The issue's goals: (c) >= 0.8x (a) req/s at concurrency 16;
-<= 0.3 ms added p50 at concurrency 1; streaming <= 20 us per chunk and <= 0.5 ms to the first
-chunk; (d) <= 1 ms added p50 at concurrency 1. Nothing is asserted (a benchmark, not a test); the
-run is bounded (about a minute with the default --seconds).
+Each round measures every contender of a scenario for `--seconds`, in an order rotating from round
+to round, so drift on a shared machine hits all of them; ratios are taken within a round and the
+median over rounds is reported. Goals (issue 14): (c)/(a) >= 0.8 at c16 on the stream; (d)/(r) >=
+0.6 at c16; (d2)/(d) >= 1.6 at c32 where the cores allow. Nothing is asserted (a benchmark).
 
 The connectors set `rate_limit.requests_per_minute` very high: OpenAI's default (500 a minute)
 would otherwise be what is measured.
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -277,39 +284,98 @@ def connector_document(base: str) -> dict[str, Any]:
 # -- the run --------------------------------------------------------------------------------------------
 
 
-async def run(seconds: float, home: Path, base: str, serve_base: str | None, serve_note: str) -> list[Result]:
+Make = Callable[[bool], Call]  # stream? -> the call
+
+
+@dataclass
+class Scenario:
+    kind: str  # "small" or "stream"
+    concurrency: int
+    names: list[str]  # the contenders measured against each other, the baseline first
+
+
+async def alternate(
+    makers: dict[str, Make], scenarios: list[Scenario], rounds: int, seconds: float
+) -> dict[tuple[str, str, int], list[Result]]:
+    """Every scenario's contenders, `rounds` times each, in an order rotating per round."""
+    got: dict[tuple[str, str, int], list[Result]] = {}
+    for sc in scenarios:
+        calls = {name: makers[name](sc.kind == "stream") for name in sc.names}
+        for name, call in calls.items():  # warm-up: connections, ready states, imports
+            await measure(name, sc.kind, call, sc.concurrency, min(0.3, seconds / 3))
+        for r in range(rounds):
+            order = sc.names[r % len(sc.names) :] + sc.names[: r % len(sc.names)]
+            for name in order:
+                result = await measure(name, sc.kind, calls[name], sc.concurrency, seconds)
+                got.setdefault((name, sc.kind, sc.concurrency), []).append(result)
+    return got
+
+
+def via_relay(session: aiohttp.ClientSession, relay: str, small: bytes, streamed: bytes) -> Make:
+    return lambda s: raw_aiohttp(session, relay + "/v1/chat/completions", streamed if s else small, s)
+
+
+def via_openai_sdk(base: str) -> Make | None:
+    """The openai SDK's async client on the same streamed request, when installed."""
+    try:
+        from openai import AsyncOpenAI
+    except ImportError:
+        return None
+    client = AsyncOpenAI(base_url=base + "/v1", api_key=API_KEY, max_retries=0)
+
+    def make(stream: bool) -> Call:
+        async def call() -> float | None:
+            first = None
+            chunks = await client.chat.completions.create(
+                model="bench-stream" if stream else "bench-small",
+                messages=[{"role": "user", "content": "Hello world"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            async for _ in chunks:
+                if first is None:
+                    first = time.perf_counter()
+            return first if stream else None
+
+        return call
+
+    return make
+
+
+def via_litellm_maker(base: str) -> Make | None:
+    try:
+        import litellm  # noqa: F401
+    except ImportError:
+        return None
+    return lambda s: via_litellm(base, s)
+
+
+async def run(
+    args: argparse.Namespace, home: Path, base: str, serves: dict[str, str], relay: str | None
+) -> tuple[dict[tuple[str, str, int], list[Result]], list[str]]:
+    """Set every contender up, then alternate them; returns the results and the skipped notes."""
     from ai_connector.manager import default_registry
     from ai_connector.runtime import Runtime, RuntimeSettings
+    from ai_connector.runtime.transport import AiohttpTransport
     from ai_connector.validation import validate_connector
 
-    results: list[Result] = []
     registry = default_registry()
     url = base + "/v1/chat/completions"
     small, streamed = request_body("bench-small"), request_body("bench-stream")
     doc = connector_document(base)
     validated = validate_connector(doc, registry, connector_id="bench-direct")
-
-    async def both(name: str, make: Callable[[bool], Call], note: str = "") -> None:
-        for kind, stream in (("small", False), ("stream", True)):
-            call = make(stream)
-            for conc in (1, 16):
-                r = await measure(name, kind, call, conc, seconds)
-                r.note = note
-                results.append(r)
-
-    connector = aiohttp.TCPConnector(limit=100)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await both("(a) raw aiohttp", lambda s: raw_aiohttp(session, url, streamed if s else small, s))
+    skipped: list[str] = []
+    makers: dict[str, Make] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        )
+        makers["(a) raw aiohttp"] = lambda s: raw_aiohttp(session, url, streamed if s else small, s)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        async with httpx.AsyncClient(limits=limits) as client:
-            await both("(b) raw httpx", lambda s: raw_httpx(client, url, streamed if s else small, s))
-        from ai_connector.runtime.transport import AiohttpTransport
-
-        async with httpx.AsyncClient(transport=AiohttpTransport()) as client:
-            await both(
-                "(b') raw httpx, aiohttp tr.", lambda s: raw_httpx(client, url, streamed if s else small, s)
-            )
-
+        plain = await stack.enter_async_context(httpx.AsyncClient(limits=limits))
+        makers["(b) raw httpx"] = lambda s: raw_httpx(plain, url, streamed if s else small, s)
+        over = await stack.enter_async_context(httpx.AsyncClient(transport=AiohttpTransport()))
+        makers["(b') raw httpx, aiohttp tr."] = lambda s: raw_httpx(over, url, streamed if s else small, s)
         variants = (
             ("(c) ConnectorService", "service", {}),
             ("(c-) ConnectorService, no log", "service-nolog", {"AI_CONNECTOR_EXECUTION_LOG": "false"}),
@@ -319,36 +385,53 @@ async def run(seconds: float, home: Path, base: str, serve_base: str | None, ser
                 {"AI_CONNECTOR_METRICS": "prometheus,otel"},
             ),
         )
-        for name, subdir, env in variants:
+        for label, subdir, env in variants:
             service = await open_service(home / subdir, registry, env)
-            if service is None:
-                results.append(Result(name, 0, "-", 0, 0, 0, 0, note="skipped: not available"))
-                continue
+            stack.push_async_callback(service.aclose)
             created = await service.create(doc)
-            try:
-                # warm up (caches, the log's first write) so the order of the variants does not count
-                await measure(name, "small", via_service(service, created["id"], False), 1, min(0.5, seconds))
-                await both(name, lambda s, svc=service, cid=created["id"]: via_service(svc, cid, s))
-            finally:
-                await service.aclose()
-
+            makers[label] = lambda s, svc=service, cid=created["id"]: via_service(svc, cid, s)
         for transport in ("aiohttp", "httpx"):
-            async with Runtime(registry, RuntimeSettings(transport=transport)) as runtime:
-                await both(f"(c') Runtime [{transport}]", lambda s, rt=runtime: via_runtime(rt, validated, s))
+            rt = await stack.enter_async_context(Runtime(registry, RuntimeSettings(transport=transport)))
+            makers[f"(c') Runtime [{transport}]"] = lambda s, rt=rt: via_runtime(rt, validated, s)
+        if relay is not None:
+            makers["(r) aiohttp relay"] = via_relay(session, relay, small, streamed)
+        for label, serve_base in serves.items():
+            cid = await create_over_http(session, serve_base, doc)
+            makers[label] = lambda s, b=serve_base, c=cid: via_serve(session, b, c, s)
+        for label, peer in (
+            ("(p) openai SDK", via_openai_sdk(base)),
+            ("(e) litellm", via_litellm_maker(base)),
+        ):
+            if peer is None:
+                skipped.append(f"{label}: skipped, not installed (pip install 'ai-connector[benchmark]')")
+            else:
+                makers[label] = peer
+        main = [n for n in makers if n != SERVE2]
+        scenarios = [Scenario(kind, conc, main) for kind in ("small", "stream") for conc in (1, 16)]
+        if SERVE2 in makers:
+            pair = [n for n in (SERVE1, SERVE2, "(r) aiohttp relay") if n in makers]
+            scenarios.append(Scenario("small", 32, pair))
+        return await alternate(makers, scenarios, args.rounds, args.seconds), skipped
 
-        if serve_base is not None:
-            connector_id = await create_over_http(session, serve_base, doc)
-            await both("(d) ai-connector serve", lambda s: via_serve(session, serve_base, connector_id, s))
-        else:
-            results.append(Result("(d) ai-connector serve", 0, "-", 0, 0, 0, 0, note=serve_note))
 
+SERVE1, SERVE2 = "(d) serve --workers 1", "(d2) serve --workers 2"
+SERVE0 = "(d0) serve, asyncio + h11"
+
+
+def start_plain_serve(home: Path) -> tuple[subprocess.Popen[bytes] | None, str | None, str]:
+    """The serve app on uvicorn with the asyncio loop and h11 (uvicorn's own command line)."""
+    port = free_port()
+    env = {**os.environ, **service_env(home), "AI_CONNECTOR_WORKERS": "1"}
+    command = [sys.executable, "-m", "uvicorn", "--factory", "ai_connector.api.serving:worker_app"]
+    command += ["--loop", "asyncio", "--http", "h11", "--no-server-header", "--log-level", "warning"]
+    proc = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
     try:
-        import litellm  # noqa: F401
-    except ImportError:
-        results.append(Result("(e) litellm", 0, "-", 0, 0, 0, 0, note="skipped: litellm is not installed"))
-    else:
-        await both("(e) litellm", lambda s: via_litellm(base, s))
-    return results
+        wait_http(base + "/api/actions/connector_types", 30)
+    except RuntimeError:
+        proc.kill()
+        return None, None, "skipped: did not start"
+    return proc, base, ""
 
 
 def via_litellm(base: str, stream: bool) -> Call:  # pragma: no cover - litellm is not installed here
@@ -372,13 +455,12 @@ def via_litellm(base: str, stream: bool) -> Call:  # pragma: no cover - litellm 
     return call
 
 
-async def open_service(home: Path, registry: Any, env: dict[str, str]) -> Any:
-    try:
-        from ai_connector.host.service import ConnectorService
-        from ai_connector.host.settings import HostSettings
-    except ImportError:
-        return None
+async def open_service(home: Path, registry: Any, env: dict[str, str] | None = None) -> Any:
+    from ai_connector.host.service import ConnectorService
+    from ai_connector.host.settings import HostSettings
+
     settings = HostSettings.load(env=service_env(home))
+    env = env or {}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the execution log's settings are read from the environment at open
     try:
@@ -411,14 +493,14 @@ async def create_over_http(session: aiohttp.ClientSession, base: str, doc: dict[
         return data["id"]
 
 
-def start_serve(home: Path) -> tuple[subprocess.Popen[bytes] | None, str | None, str]:
+def start_serve(home: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes] | None, str | None, str]:
     exe = Path(sys.executable).with_name("ai-connector")
     if not exe.exists():
         return None, None, "skipped: the ai-connector command is not installed"
     port = free_port()
     env = {**os.environ, **service_env(home / "serve")}
     proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--log-level", "warning"],
+        [str(exe), "serve", "--port", str(port), "--log-level", "warning", "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -433,99 +515,114 @@ def start_serve(home: Path) -> tuple[subprocess.Popen[bytes] | None, str | None,
     return proc, base, ""
 
 
-def report(results: list[Result]) -> None:
-    def find(prefix: str, kind: str, conc: int) -> Result | None:
-        return next(
-            (r for r in results if r.name.startswith(prefix) and r.kind == kind and r.concurrency == conc),
-            None,
-        )
+def report(got: dict[tuple[str, str, int], list[Result]], skipped: list[str]) -> None:
+    def med(values: Any) -> float:
+        return statistics.median(list(values))
 
-    head = f"{'client':28} {'kind':6} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'1st ms':>7}"
-    print(head + f" {'x (a)':>6}")
-    for r in results:
-        if r.requests == 0:
-            print(f"{r.name:28} {r.note}")
+    def paired(x: str, y: str, kind: str, conc: int) -> float | None:
+        xs, ys = got.get((x, kind, conc)), got.get((y, kind, conc))
+        if not xs or not ys:
+            return None
+        return med(a.rps / b.rps for a, b in zip(xs, ys, strict=True))
+
+    base = "(a) raw aiohttp"
+    head = f"{'client':30} {'kind':6} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+    print(head + f" {'1st ms':>7} {'x (a)':>6}")
+    for (name, kind, conc), rs in got.items():
+        first = [r.ttfc50 for r in rs if r.ttfc50 is not None]
+        ratio = paired(name, base, kind, conc)
+        print(
+            f"{name:30} {kind:6} {conc:>4} {med(r.rps for r in rs):>8.0f} "
+            f"{med(r.p50 for r in rs) * 1e3:>8.3f} "
+            f"{med(r.p99 for r in rs) * 1e3:>8.3f} {(med(first) * 1e3 if first else float('nan')):>7.3f} "
+            f"{'' if ratio is None else f'{ratio:6.2f}'}"
+        )
+    for note in skipped:
+        print(note)
+    print("\nmedians of paired per-round ratios:")
+    for name in dict.fromkeys(n for n, _, _ in got):
+        if name == base or (name, "small", 1) not in got:
             continue
-        base = find("(a)", r.kind, r.concurrency)
-        ratio = f"{r.rps / base.rps:6.2f}" if base else ""
-        first = f"{r.ttfc50 * 1e3:7.3f}" if r.ttfc50 is not None else ""
-        print(
-            f"{r.name:28} {r.kind:6} {r.concurrency:>4} {r.rps:>9.0f} {r.p50 * 1e3:>8.3f} "
-            f"{r.p99 * 1e3:>8.3f} {first:>7} {ratio}"
+        a1, c1 = got[(base, "small", 1)], got[(name, "small", 1)]
+        added = med((c.p50 - a.p50) * 1e3 for a, c in zip(a1, c1, strict=True))
+        as1, cs1 = got[(base, "stream", 1)], got[(name, "stream", 1)]
+        per_chunk = med(
+            ((c.p50 - (c.ttfc50 or 0)) - (a.p50 - (a.ttfc50 or 0))) / (STREAM_CHUNKS - 1) * 1e6
+            for a, c in zip(as1, cs1, strict=True)
         )
-    print()
-    a1, a16 = find("(a)", "small", 1), find("(a)", "small", 16)
-    as1 = find("(a)", "stream", 1)
-    for prefix in (
-        "(b)",
-        "(b')",
-        "(c)",
-        "(c-)",
-        "(c+)",
-        "(c') Runtime [aiohttp]",
-        "(c') Runtime [httpx]",
-        "(d)",
-        "(e)",
-    ):
-        c1, c16, cs1 = find(prefix, "small", 1), find(prefix, "small", 16), find(prefix, "stream", 1)
-        if not (c1 and c16 and cs1 and a1 and a16 and as1):
-            continue
-        added = (c1.p50 - a1.p50) * 1e3
-        # after the first chunk: what reading and rendering each further chunk adds
-        after = (cs1.p50 - (cs1.ttfc50 or 0)) - (as1.p50 - (as1.ttfc50 or 0))
-        per_chunk = after / (STREAM_CHUNKS - 1) * 1e6
-        first = ((cs1.ttfc50 or 0) - (as1.ttfc50 or 0)) * 1e3
         print(
-            f"{c1.name:28} c16 throughput {c16.rps / a16.rps:5.2f}x (a) [goal >= 0.8 for (c)]; "
-            f"c1 added p50 {added:+.3f} ms [<= 0.3]; stream {per_chunk:+.1f} us/chunk [<= 20], "
-            f"first chunk {first:+.3f} ms [<= 0.5]"
+            f"  {name:30} c16 {paired(name, base, 'small', 16):5.2f}x (a) small, "
+            f"{paired(name, base, 'stream', 16):5.2f}x (a) stream; c1 added p50 {added:+.3f} ms; "
+            f"stream {per_chunk:+.1f} us/chunk"
         )
-    c1, off1, on1 = find("(c)", "small", 1), find("(c-)", "small", 1), find("(c+)", "small", 1)
-    c16, off16 = find("(c)", "small", 16), find("(c-)", "small", 16)
-    if c1 and off1 and c16 and off16:
-        print(
-            f"execution log: added p50 at c1 {(c1.p50 - off1.p50) * 1e3:+.3f} ms, "
-            f"c16 throughput {c16.rps / off16.rps:.2f}x without it"
-        )
-    if c1 and on1:
-        print(f"exports on: added p50 at c1 {(on1.p50 - c1.p50) * 1e3:+.3f} ms")
-    d1 = find("(d)", "small", 1)
-    if c1 and d1:
-        print(f"(d) over (c): added p50 at c1 {(d1.p50 - c1.p50) * 1e3:+.3f} ms [goal: (d) adds <= 1 ms]")
-    if a1 and d1:
-        print(f"(d) over (a): added p50 at c1 {(d1.p50 - a1.p50) * 1e3:+.3f} ms")
+    relay = "(r) aiohttp relay"
+    for kind in ("small", "stream"):
+        ratio = paired(SERVE1, relay, kind, 16)
+        if ratio is not None:
+            print(f"  {SERVE1} / {relay}, c16 {kind}: {ratio:.2f}x [goal >= 0.6]")
+        ratio = paired(SERVE0, relay, kind, 16)
+        if ratio is not None:
+            print(f"  {SERVE0} / {relay}, c16 {kind}: {ratio:.2f}x (before uvloop and httptools)")
+    ratio = paired(SERVE2, SERVE1, "small", 32)
+    if ratio is not None:
+        print(f"  {SERVE2} / {SERVE1}, c32 small: {ratio:.2f}x [goal >= 1.6 where the cores allow]")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=1.5, help="measuring time per scenario")
-    parser.add_argument("--no-serve", action="store_true", help="skip (d)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.0, help="measuring time per contender per round")
+    parser.add_argument("--no-serve", action="store_true", help="skip (r), (d) and (d2)")
     args = parser.parse_args()
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, str(HERE / "_fake_openai.py"), str(port)])
-    serve: subprocess.Popen[bytes] | None = None
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        port = free_port()
+        procs.append(subprocess.Popen([sys.executable, str(HERE / "_fake_openai.py"), str(port)]))
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/health")
         with tempfile.TemporaryDirectory(prefix="ai-connector-bench-") as tmp:
             home = Path(tmp)
-            serve_base, note = None, "skipped: --no-serve"
+            serves: dict[str, str] = {}
+            relay = None
             if not args.no_serve:
-                serve, serve_base, note = start_serve(home)
+                relay_port = free_port()
+                relay_script = str(HERE / "openai_route.py")
+                procs.append(
+                    subprocess.Popen([sys.executable, relay_script, "--relay", str(relay_port), base])
+                )
+                relay = f"http://127.0.0.1:{relay_port}"
+                wait_http(relay + "/health")
+                starts = (
+                    (SERVE0, lambda: start_plain_serve(home / "d0")),
+                    (SERVE1, lambda: start_serve(home / "d1", 1)),
+                    (SERVE2, lambda: start_serve(home / "d2", 2)),
+                )
+                for label, start in starts:
+                    proc, serve_base, note = start()
+                    if proc is None or serve_base is None:
+                        print(f"{label}: {note}")
+                        continue
+                    procs.append(proc)
+                    serves[label] = serve_base
             started = time.perf_counter()
-            results = asyncio.run(run(args.seconds, home, base, serve_base, note))
+            got, skipped = asyncio.run(run(args, home, base, serves, relay))
             took = time.perf_counter() - started
-            print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; measured in {took:.0f}s")
-            report(results)
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            print(
+                f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs shared by the client, the fake, "
+                f"the relay and the servers; load average {load:.1f}; {args.rounds} rounds of "
+                f"{args.seconds:.1f}s; measured in {took:.0f}s"
+            )
+            report(got, skipped)
     finally:
-        for proc in (serve, server):
-            if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

@@ -113,7 +113,16 @@ class HostNotAllowedError(AIConnectorError):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        super().__init__(f'target url "{url}" is not added to the allowed_hosts of this host')
+        super().__init__(HostNotAllowedError.message_for(url))
+
+    @staticmethod
+    def message_for(url: str) -> str:
+        """Kibana's words ("... is not added to the Kibana config xpack.actions.allowedHosts"), naming
+        the setting a user of this host sets."""
+        return (
+            f'target url "{url}" is not added to the host setting AI_CONNECTOR_ALLOWED_HOSTS '
+            "(allowed_hosts in ai-connector.toml)"
+        )
 
 
 class ContextWindowExceededError(AIConnectorError):

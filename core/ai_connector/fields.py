@@ -32,9 +32,10 @@ DEFAULT_API_KEY_DESCRIPTION = "API Key for the provider you're connecting to."
 DEFAULT_RATE_LIMIT_DESCRIPTION = "Minimize the number of rate limit errors."
 
 
-def field(kind: str, title: str, description: str | None = None, **extra: Any) -> dict[str, Any]:
+def field(kind: str, title: str, description: str | None = None, /, **extra: Any) -> dict[str, Any]:
     """Any other field: its JSON type (`string`, `integer`, ...), label, description and keywords
-    (`None` values are left out; pass `**{"x-updatable": True}` for the x- flags)."""
+    (`None` values are left out; pass `**{"x-updatable": True}` for the x- flags). The first three
+    are positional only, so a type checker never reads such a `**{...}` as the description."""
     out: dict[str, Any] = {"type": kind, "title": title}
     if description:
         out["description"] = description

@@ -121,7 +121,7 @@ async def test_the_openapi_document_and_the_web_page_need_no_key(make_settings) 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "Save &amp; test" in page.text
-    assert "/internal/_inference/_services" in page.text
+    assert 'src="/static/page.js"' in page.text  # the script is a separate file (no inline script)
 
 
 def test_keys_are_held_as_digests_and_named_by_a_fingerprint() -> None:

@@ -10,6 +10,7 @@ from api_fakes import CANARY
 from api_helpers import ALL, ALL_KEY, READ, READ_KEY, assert_no_secret, audit_lines, connector_body
 
 from ai_connector.api.auth import key_id
+from ai_connector.errors import HostNotAllowedError
 from ai_connector.testing import FakeResponse
 
 CHAT = {"subAction": "unified_completion", "subActionParams": {"body": {"messages": [
@@ -89,7 +90,7 @@ async def test_a_refused_host_is_a_400_at_save(open_client, server) -> None:
     assert resp.status_code == 400
     body = resp.json()
     assert body["error"] == "Bad Request"
-    assert f'target url "{server.url}" is not added to the allowed_hosts of this host' in body["message"]
+    assert HostNotAllowedError.message_for(server.url) in body["message"]
     assert server.requests == []
     assert (await client.get("/api/actions/connectors", headers=ALL)).json() == []
 
@@ -118,7 +119,7 @@ async def test_a_redirect_to_a_refused_host_during_a_run_is_not_followed(open_cl
         "status": "error",
         "connector_id": cid,
         "message": "an error occurred while running the action",
-        "service_message": f'target url "{target}" is not added to the allowed_hosts of this host',
+        "service_message": HostNotAllowedError.message_for(target),
         "retry": True,  # Kibana's action executor: every thrown error
         "errorSource": "user",
     }

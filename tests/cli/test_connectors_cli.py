@@ -151,8 +151,8 @@ def test_create_with_invalid_settings_is_one_error_line(home, server) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
-        "error: error validating connector type config: [config.providerConfig.model_id]: Model ID is "
-        "required; [secrets.providerSecrets.api_key]: API Key is required\n"
+        "error: config.providerConfig.model_id: Model ID is required; "
+        "secrets.providerSecrets.api_key: API Key is required\n"
     )
 
 
@@ -219,9 +219,8 @@ def test_update_renames_and_needs_the_secrets_again(home, server) -> None:
     without = invoke("update", "oa", "--name", "Again")
     assert without.exit_code == 1
     assert without.stderr == (
-        "error: error validating connector type secrets: [secrets.providerSecrets.api_key]: API Key is "
-        "required. As in Kibana, an update must give the secrets again: --secret KEY (prompted), "
-        "--secret KEY=VALUE or --secret-env KEY=VAR\n"
+        "error: secrets.providerSecrets.api_key: API Key is required. As in Kibana, an update must "
+        "give the secrets again: --secret KEY (prompted), --secret KEY=VALUE or --secret-env KEY=VAR\n"
     )
     assert json.loads(invoke("get", "oa", "--json").stdout)["name"] == "Renamed"
 
@@ -350,6 +349,7 @@ def test_serve_generates_a_key_file_and_prints_where_it_is_not_the_key(home, mon
 
     runs: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: runs.append({"app": app, **kw}))
+    monkeypatch.setenv("AI_CONNECTOR_WORKERS", "1")  # one in-process app to start here
     first = invoke("serve", "--port", "5999")
     assert first.exit_code == 0, first.output
     key_file = home / "api-key"

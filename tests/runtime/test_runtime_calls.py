@@ -51,7 +51,7 @@ async def test_a_hanging_provider_fails_the_test_at_the_timeout(
     server.add("POST", "/chat", hang)
     result = await runtime.test(make_connector(registry, server.url), timeout=0.3)
     assert not result.ok and result.failure is FailureKind.TIMEOUT
-    assert result.message == "Fake LLM did not answer within 0.3 seconds"
+    assert result.message == "fakellm: no answer within 0.3 seconds"  # the same words as a run's
 
 
 async def test_a_blocked_host_fails_the_test_and_the_call(

@@ -8,11 +8,10 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ai_connector.api.auth import Principal, unauthorized_message
@@ -36,7 +35,7 @@ from ai_connector.runtime.subactions import SUB_ACTIONS
 if TYPE_CHECKING:
     from ai_connector.host.service import ConnectorService
 
-__all__ = ["STATIC_DIR", "execute_body", "execute_response", "router"]
+__all__ = ["execute_body", "execute_response", "router"]
 
 log = logging.getLogger("ai_connector.api")
 T = TypeVar("T")
@@ -55,7 +54,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "des
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": ErrorResponse, "description": "Conflict"}}
 
 router = APIRouter()
-STATIC_DIR = Path(__file__).parent / "static"  # the web page's files
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,13 +464,3 @@ class EventStreamResponse(StreamingResponse):
             return
         if self.background is not None:
             await self.background()
-
-
-# ---------------------------------------------------------------------------------------------
-# The web page
-
-
-@router.get("/", include_in_schema=False)
-async def index() -> HTMLResponse:
-    """The Kibana-style *Create connector* flow, rendered from `/internal/_inference/_services`."""
-    return HTMLResponse((STATIC_DIR / "index.html").read_text(encoding="utf-8"))

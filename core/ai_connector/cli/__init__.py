@@ -22,9 +22,11 @@ COMMANDS: dict[str, str] = {
     "update": "ai_connector.cli.connectors:update",
     "delete": "ai_connector.cli.connectors:delete",
     "test": "ai_connector.cli.connectors:test",
-    "run": "ai_connector.cli.connectors:run",
-    "serve": "ai_connector.cli.connectors:serve",
-    "rotate-key": "ai_connector.cli.connectors:rotate_key",
+    "run": "ai_connector.cli.run:run",
+    "serve": "ai_connector.cli.serve:serve",
+    "rotate-key": "ai_connector.cli.serve:rotate_key",
+    # the testing kit sits above the CLI (nothing may import it), so the CLI names it, lazily
+    "fake": "ai_connector.testing.fake_command:fake",
     "log": "ai_connector.cli.executions:log_command",
 }
 
@@ -50,7 +52,15 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ai-connector", prog_name="ai-connector")
 def cli() -> None:
-    """Named, saved, tested connections to LLM services (Kibana's AI Connector)."""
+    """Named, saved, tested connections to LLM services (Kibana's AI Connector).
+
+    Try it with no account: `ai-connector fake openai` runs a local fake of OpenAI and prints the
+    `ai-connector create` command that points a connector at it.
+
+    Settings come from AI_CONNECTOR_* environment variables or ai-connector.toml in the data
+    directory (AI_CONNECTOR_HOME); see README, Host settings. `ai-connector COMMAND --help` marks
+    the required options.
+    """
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ai_connector.cli.common import CliError
 from ai_connector.manager import UnknownProviderError, default_registry
 
 
@@ -63,17 +64,17 @@ def schema(provider: str, task_type: str | None, as_json: bool) -> None:
     try:
         prov = registry.get(provider)
     except UnknownProviderError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CliError(str(exc)) from None
     tasks = [t for t in TaskType if t in prov.task_types]
     if task_type is not None:
         try:
             chosen = TaskType(task_type)
         except ValueError:
-            raise click.ClickException(
+            raise CliError(
                 f"unknown task type {task_type!r}; known: {', '.join(t.value for t in TaskType)}"
             ) from None
         if chosen not in prov.task_types:
-            raise click.ClickException(
+            raise CliError(
                 f"{prov.name} does not support task type {task_type!r}; it supports: "
                 + ", ".join(t.value for t in tasks)
             )

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from ai_connector.cli.common import CliError
+
 __all__ = ["log_command"]
 
 
@@ -53,7 +55,7 @@ def log_command(
         dates = DateRange.parse(since, until)
         store = ConnectorStore.open(settings.database_url)
     except HostError as exc:
-        raise click.ClickException(exc.message) from None
+        raise CliError(exc.message) from None
     try:
         execlog = ExecutionLog.open(store.engine)
         quoted = connector_id.replace("\\", "\\\\").replace('"', '\\"')

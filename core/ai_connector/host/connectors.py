@@ -144,6 +144,7 @@ class ConnectorService:
             from ai_connector.runtime import Runtime
 
             runtime = Runtime(registry, settings.runtime_settings())
+            runtime.rate_limiter.workers = settings.workers or 1
         store: ConnectorStore | None = None
         try:
             await asyncio.to_thread(settings.home.mkdir, parents=True, exist_ok=True, mode=0o700)
@@ -323,19 +324,35 @@ class ConnectorService:
         return response
 
     async def list_all(self, *, user: str | None = None) -> list[dict[str, Any]]:
-        """Every connector, saved and preconfigured, sorted by name, with `referenced_by_count: 0`."""
-        with self.audit.failures("connector_find", connector_id=None, user=user, defer=True):
-            records = await asyncio.to_thread(self.store.list_all)
+        """Every connector, saved and preconfigured, sorted by name, with `referenced_by_count: 0`.
 
-            def responses() -> list[dict[str, Any]]:
-                missing = self._resolver.is_missing_secrets
-                return [listed(saved_response(r, missing=missing(r))) for r in records]
-
-            saved = await asyncio.to_thread(responses)
-        for r in records:
-            self.audit.log("connector_find", connector_id=r.id, user=user, defer=True)
+        Nothing is decrypted: `is_missing_secrets` comes from the row (no secrets saved, or a key
+        this host does not hold); one audit line for the request, not one per connector.
+        """
+        saved = await self._listed(user=user)
         merged = saved + [preconfigured_response(pc, listing=True) for pc in self.preconfigured.values()]
         return sorted(merged, key=lambda c: (c["name"].casefold(), c["id"]))
+
+    async def list_page(
+        self, *, after: str | None = None, limit: int = 1000, user: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Saved connectors only, in id order, at most `limit` after the id `after` (keyset pages:
+        pass the last id back). Kibana's GET /api/actions/connectors has no pagination; this is
+        the Python API's way through a large store."""
+        return await self._listed(after=after, limit=limit, user=user)
+
+    async def _listed(
+        self, *, after: str | None = None, limit: int | None = None, user: str | None = None
+    ) -> list[dict[str, Any]]:
+        with self.audit.failures("connector_find", connector_id=None, user=user, defer=True):
+            rows = await asyncio.to_thread(self.store.listing, after=after, limit=limit)
+        keys = frozenset(self.cipher.key_ids)
+        saved = [
+            listed(saved_response(r, missing=r.is_missing_secrets or r.secrets_key_id not in keys))
+            for r in rows
+        ]
+        self.audit.log("connector_find", connector_id=None, user=user, defer=True)
+        return saved
 
     async def details(self, connector_id: str) -> dict[str, Any]:
         """Bookkeeping the Kibana object leaves out: version, timestamps, authors and the last test.
@@ -366,8 +383,10 @@ class ConnectorService:
         *,
         user: str | None = None,
         expected_version: int | None = None,
+        keep_secrets: bool = False,
     ) -> dict[str, Any]:
-        """Replace name, config and secrets (Kibana's PUT: secrets must be sent again).
+        """Replace name, config and secrets (Kibana's PUT: secrets must be sent again; with
+        `keep_secrets`, a body without providerSecrets keeps the stored ones, as the web page's edit).
 
         Provider, task type and inference endpoint id are fixed (400 if changed; omitted ones are
         kept). With `expected_version` the update applies only to that version; without it, to the
@@ -387,6 +406,9 @@ class ConnectorService:
                 raise ConflictError.connector(connector_id)
             document = update_document(body, record)
             self._gate(record.config.get("provider"))
+            secrets = document["secrets"]
+            if keep_secrets and not (isinstance(secrets, Mapping) and secrets.get("providerSecrets")):
+                document["secrets"] = {"providerSecrets": self._resolver.decrypt(record)}
             validated = self._resolver.validate(document, connector_id)
             scope.redact = redactor(validated, body_secrets(body))
             await self._run_hook(validated, "on_save", is_update=True)

@@ -38,7 +38,7 @@ from ai_connector.redaction import Redactor, cap
 
 if TYPE_CHECKING:
     from ai_connector.host.preconfigured import PreconfiguredConnector
-    from ai_connector.host.store import StoredConnector
+    from ai_connector.host.store import ListedConnector, StoredConnector
 
 __all__ = [
     "CONNECTOR_TYPE_NAME",
@@ -84,7 +84,7 @@ _LISTED_ORDER = (
 # -- connector objects ----------------------------------------------------------------------------
 
 
-def saved_response(record: StoredConnector, *, missing: bool) -> dict[str, Any]:
+def saved_response(record: StoredConnector | ListedConnector, *, missing: bool) -> dict[str, Any]:
     """Kibana's connector object for a saved connector."""
     return {
         "id": record.id,

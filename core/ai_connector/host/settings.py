@@ -94,12 +94,14 @@ ENV_VARS: Mapping[str, str] = {
     "api_keys": "AI_CONNECTOR_API_KEYS",
     "enabled_connector_types": "AI_CONNECTOR_ENABLED_CONNECTOR_TYPES",
     "max_response_bytes": "AI_CONNECTOR_MAX_RESPONSE_BYTES",
+    "max_payload_bytes": "AI_CONNECTOR_MAX_PAYLOAD_BYTES",
     "request_timeout": "AI_CONNECTOR_REQUEST_TIMEOUT",
     "max_attempts": "AI_CONNECTOR_MAX_ATTEMPTS",
     "transport": "AI_CONNECTOR_TRANSPORT",
     "audit_log_path": "AI_CONNECTOR_AUDIT_LOG",
     "audit_flush_interval": "AI_CONNECTOR_AUDIT_FLUSH_INTERVAL",
     "revalidate_interval": "AI_CONNECTOR_REVALIDATE_INTERVAL",
+    "workers": "AI_CONNECTOR_WORKERS",
     "openai_api_prefix": "AI_CONNECTOR_OPENAI_API_PREFIX",
 }
 
@@ -127,6 +129,8 @@ class HostSettings:
     api_keys: dict[str, str] = field(default_factory=dict, repr=False)
     enabled_connector_types: list[str] = field(default_factory=lambda: ["*"])
     max_response_bytes: int = 1_048_576
+    # Request bodies over this are refused with 413 before they are read (Kibana's server.maxPayload).
+    max_payload_bytes: int = 1_048_576
     request_timeout: float = 120.0
     max_attempts: int = 3
     transport: str = "auto"
@@ -139,6 +143,8 @@ class HostSettings:
     # How long a host may run a saved connector from its in-memory state before checking the
     # stored row again (0: check on every execute). Bounds how stale another host's change can be.
     revalidate_interval: float = 1.0
+    # `serve`'s worker processes (None: one per core); each takes 1/workers of every rate limit.
+    workers: int | None = None
     # Where `serve` answers OpenAI's API (`/v1/chat/completions`, ...); "" turns it off.
     openai_api_prefix: str = "/v1"
 
@@ -438,6 +444,12 @@ def _parse_interval(value: Any) -> float:
     return seconds
 
 
+def _parse_workers(value: Any) -> int:
+    if isinstance(value, bool) or int(value) < 1:
+        raise ValueError("must be a positive integer")
+    return int(value)
+
+
 def _parse_attempts(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be an integer from 1 to 10")
@@ -511,12 +523,14 @@ _PARSERS: dict[str, Any] = {
     "api_keys": _parse_api_keys,
     "enabled_connector_types": _parse_types,
     "max_response_bytes": _parse_size,
+    "max_payload_bytes": _parse_size,
     "request_timeout": _parse_duration,
     "max_attempts": _parse_attempts,
     "transport": _parse_transport,
     "audit_log_path": _parse_path,
     "audit_flush_interval": _parse_interval,
     "revalidate_interval": _parse_interval,
+    "workers": _parse_workers,
     "openai_api_prefix": _parse_prefix,
     "preconfigured": _parse_preconfigured,
     "provider_settings": _parse_provider_settings,

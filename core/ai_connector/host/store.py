@@ -2,7 +2,9 @@
 
 One row per connector. `config` is stored as canonical JSON text (not a JSON column) because it is
 bound into the secrets' AEAD associated data byte for byte; `secrets` holds the ciphertext token
-(NULL when a connector has none, which the API reports as `is_missing_secrets`). An integer `version`
+(NULL when a connector has none). Beside it, what a list needs without decrypting (Kibana keeps
+`isMissingSecrets` in the saved object's attributes for the same reason): `is_missing_secrets` and
+the id of the key the token names (`secrets_key_id`). An integer `version`
 makes every change optimistic: UPDATE/DELETE run `WHERE version = :expected`, and zero rows on a
 connector that still exists is a ConflictError (409) — two hosts never silently overwrite each other.
 
@@ -16,21 +18,30 @@ past a handful of migrations or needs downgrades.
 SQLite runs in WAL mode with a busy timeout, and every write is a single statement in its own
 `BEGIN IMMEDIATE` transaction: a killed process leaves each connector either fully written or not
 at all. The API is synchronous; the async service calls it in a worker thread.
+
+Storage faults are typed: a write on a full volume (SQLite's SQLITE_FULL, PostgreSQL's disk_full,
+ENOSPC/EDQUOT) is a StorageFullError (507), a write on a store that became read-only under a
+running host a StorageReadOnlyError (503); reads go on. A data directory that is read-only when
+the store opens is a start-up error naming the path (SettingsError): a host that could never save
+a connector or a test result is a misconfiguration, not a mode to run in.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Float,
     Integer,
@@ -42,23 +53,31 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    inspect,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
 from ai_connector.host.crypto import SecretCipher, canonical_json
-from ai_connector.host.errors import ConflictError, NotFoundError, SettingsError
+from ai_connector.host.errors import (
+    ConflictError,
+    HostError,
+    NotFoundError,
+    SettingsError,
+    StorageFullError,
+    StorageReadOnlyError,
+)
 
-__all__ = ["SCHEMA_VERSION", "ConnectorStore", "StoredConnector"]
+__all__ = ["SCHEMA_VERSION", "ConnectorStore", "ListedConnector", "StoredConnector"]
 
 log = logging.getLogger("ai_connector.host.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _ADVISORY_LOCK = 0x41494331  # "AIC1": serialises migrations of hosts sharing a PostgreSQL database
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -89,6 +108,8 @@ connectors_table = Table(
     Column("last_test_message", Text, nullable=True),
     Column("last_test_failure", String(40), nullable=True),
     Column("last_test_latency_ms", Float, nullable=True),
+    Column("is_missing_secrets", Boolean, nullable=False, server_default=text("false")),
+    Column("secrets_key_id", String(64), nullable=True),
 )
 
 
@@ -119,6 +140,36 @@ class StoredConnector:
     def key_id(self) -> str | None:
         """The id of the key the secrets were encrypted with."""
         return SecretCipher.key_id_of(self.secrets) if self.secrets else None
+
+
+@dataclass(frozen=True, slots=True)
+class ListedConnector:
+    """What a list answers from, without the secrets token: `is_missing_secrets` as stored (no
+    secrets saved) and the key id the token names (the reader checks it against its keys)."""
+
+    id: str
+    name: str
+    config: Mapping[str, Any]
+    is_missing_secrets: bool
+    secrets_key_id: str | None
+
+
+_LISTED_COLUMNS = (
+    connectors_table.c.id,
+    connectors_table.c.name,
+    connectors_table.c.config,
+    connectors_table.c.is_missing_secrets,
+    connectors_table.c.secrets_key_id,
+)
+
+
+def _secrets_columns(secrets: str | None) -> dict[str, Any]:
+    """The secrets token and the columns derived from it, written together."""
+    return {
+        "secrets": secrets,
+        "is_missing_secrets": secrets is None,
+        "secrets_key_id": SecretCipher.key_id_of(secrets) if secrets else None,
+    }
 
 
 def _row(row: Any) -> StoredConnector:
@@ -154,7 +205,25 @@ def _migrate_v1(conn: Connection) -> None:
     conn.execute(CreateTable(connectors_table, if_not_exists=True))
 
 
-MIGRATIONS = ((1, _migrate_v1),)
+def _migrate_v2(conn: Connection) -> None:
+    """`is_missing_secrets` and `secrets_key_id` beside the token, filled from existing rows."""
+    present = {c["name"] for c in inspect(conn).get_columns("connectors")}
+    if "is_missing_secrets" not in present:
+        conn.execute(
+            text("ALTER TABLE connectors ADD COLUMN is_missing_secrets BOOLEAN NOT NULL DEFAULT false")
+        )
+    if "secrets_key_id" not in present:
+        conn.execute(text("ALTER TABLE connectors ADD COLUMN secrets_key_id VARCHAR(64)"))
+    table = connectors_table
+    conn.execute(update(table).where(table.c.secrets.is_(None)).values(is_missing_secrets=True))
+    rows = conn.execute(select(table.c.id, table.c.secrets).where(table.c.secrets.is_not(None))).all()
+    for cid, token in rows:
+        conn.execute(
+            update(table).where(table.c.id == cid).values(secrets_key_id=SecretCipher.key_id_of(token))
+        )
+
+
+MIGRATIONS = ((1, _migrate_v1), (2, _migrate_v2))
 
 
 class ConnectorStore:
@@ -179,7 +248,14 @@ class ConnectorStore:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 # Secrets are encrypted, but names, config and audit-worthy metadata are not: owner only.
                 # SQLite gives its -wal and -shm files the database file's permissions.
-                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+                try:
+                    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+                except OSError as exc:
+                    raise SettingsError(
+                        f"the connector database {path} cannot be opened for writing ({exc.strerror}): "
+                        "the data directory must be writable; point AI_CONNECTOR_HOME (or "
+                        "AI_CONNECTOR_DATABASE_URL) at a writable place"
+                    ) from None
             in_memory = not database or database == ":memory:"
             if in_memory:  # one shared connection, or each pooled connection sees its own empty database
                 engine = create_engine(
@@ -198,6 +274,13 @@ class ConnectorStore:
         if migrate:
             try:
                 store.migrate()
+            except (StorageReadOnlyError, StorageFullError) as exc:
+                engine.dispose()
+                state = "read-only" if isinstance(exc, StorageReadOnlyError) else "full"
+                raise SettingsError(
+                    f"the connector store ({parsed.database or parsed.get_backend_name()}) is {state}, "
+                    "so it cannot be opened: the data directory must be writable"
+                ) from None
             except Exception:
                 engine.dispose()
                 raise
@@ -209,10 +292,18 @@ class ConnectorStore:
             self._closed = True
             self.engine.dispose()
 
-    def _write(self) -> Any:
-        conn = self.engine.connect()
-        conn.execution_options(ai_connector_write=True)
-        return conn
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A connection for one write transaction; storage faults leave it typed (507/503)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(ai_connector_write=True)
+                yield conn
+        except (DBAPIError, OSError) as exc:
+            fault = storage_fault(exc, f"the connector store ({self.engine.url.database or self.dialect})")
+            if fault is None:
+                raise
+            raise fault from None
 
     def migrate(self) -> int:
         """Create or upgrade the schema; returns the version now in place."""
@@ -274,6 +365,19 @@ class ConnectorStore:
             rows = conn.execute(select(connectors_table).order_by(connectors_table.c.id)).all()
         return [_row(r) for r in rows]
 
+    def listing(self, *, after: str | None = None, limit: int | None = None) -> list[ListedConnector]:
+        """Stored connectors in id order as a list needs them (no secrets token), from after `after`
+        (keyset pagination), at most `limit`."""
+        query = select(*_LISTED_COLUMNS).order_by(connectors_table.c.id)
+        if after is not None:
+            query = query.where(connectors_table.c.id > after)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        loads = json.loads
+        return [ListedConnector(r[0], r[1], loads(r[2]), bool(r[3]), r[4]) for r in rows]
+
     def batches(self, batch_size: int = 1000) -> Iterator[list[StoredConnector]]:
         """Every stored connector in id order, `batch_size` at a time (keyset pagination)."""
         after: str | None = None
@@ -319,7 +423,7 @@ class ConnectorStore:
             "name": name,
             "connector_type_id": connector_type_id,
             "config": canonical_json(dict(config)),
-            "secrets": secrets,
+            **_secrets_columns(secrets),
             "version": 1,
             "created_at": now,
             "updated_at": now,
@@ -356,7 +460,7 @@ class ConnectorStore:
                 .values(
                     name=name,
                     config=canonical_json(dict(config)),
-                    secrets=secrets,
+                    **_secrets_columns(secrets),
                     version=connectors_table.c.version + 1,
                     updated_at=_now(),
                     updated_by=user,
@@ -389,7 +493,7 @@ class ConnectorStore:
                 update(connectors_table)
                 .where(connectors_table.c.id == connector_id)
                 .where(connectors_table.c.version == expected_version)
-                .values(secrets=secrets)
+                .values(**_secrets_columns(secrets))
             ).rowcount
         return changed == 1
 
@@ -431,6 +535,30 @@ class ConnectorStore:
 
     # Last in the class, so no annotation above means this method: `list[...]` stays the builtin.
     list = list_all  # the name tests and scripts call
+
+
+_SQLITE_READONLY, _SQLITE_FULL = 8, 13  # primary result codes (sqlite.org/rescode.html)
+_PG_DISK_FULL, _PG_READ_ONLY = "53100", "25006"  # SQLSTATEs: disk_full, read_only_sql_transaction
+
+
+def storage_fault(exc: BaseException, where: str) -> HostError | None:
+    """The typed refusal for a full or read-only store behind `exc` (a driver or OS error), else None."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    code = code & 0xFF if isinstance(code, int) else None  # extended codes carry the primary in the low byte
+    state = getattr(orig, "sqlstate", None)
+    number = getattr(orig, "errno", None)
+    if code == _SQLITE_FULL or state == _PG_DISK_FULL or number in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFullError(
+            f"no space left for {where}: the change was not made; connectors can still be read and "
+            "run. Free space on its volume and try again."
+        )
+    if code == _SQLITE_READONLY or state == _PG_READ_ONLY or number == errno.EROFS:
+        return StorageReadOnlyError(
+            f"{where} is read-only: the change was not made; connectors can still be read and run. "
+            "Make the data directory writable again and try again."
+        )
+    return None
 
 
 def _enable_wal(cur: Any) -> None:

@@ -93,6 +93,12 @@ class SyncConnectorService:
         """See ConnectorService.list_all."""
         return self._call(self._service.list_all, user=user)
 
+    def list_page(
+        self, *, after: str | None = None, limit: int = 1000, user: str | None = None
+    ) -> list[dict[str, Any]]:
+        """See ConnectorService.list_page."""
+        return self._call(self._service.list_page, after=after, limit=limit, user=user)
+
     def details(self, connector_id: str) -> dict[str, Any]:
         """See ConnectorService.details."""
         return self._call(self._service.details, connector_id)

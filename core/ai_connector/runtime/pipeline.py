@@ -296,7 +296,7 @@ class Runtime:
         except TimeoutError:
             if not scope.expired():
                 raise
-            return failed(f"{provider.name} did not answer within {budget:g} seconds", FailureKind.TIMEOUT)
+            return failed(f"{provider.id}: no answer within {budget:g} seconds", FailureKind.TIMEOUT)
         except ProviderError as exc:
             return failed(exc.message, exc.kind, exc.status)
         except HostNotAllowedError as exc:

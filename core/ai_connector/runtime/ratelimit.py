@@ -11,6 +11,11 @@ the next free slot and waits for it, in arrival order, as long as that slot come
 deadline; when it would not, the caller gets a RateLimitError at once (nothing is reserved, so a
 refused request does not push back the others). No request is ever dropped silently. Each provider
 request takes one token, retries included, since each one counts against the provider's quota.
+
+A host served by N worker processes (`serve --workers N`) gives each worker 1/N of every limit
+(`RateLimiter.workers`): the sum never exceeds the connector's limit and no request waits on
+another process; the price is that a worker receiving more than its share of one connector's calls
+waits or refuses earlier than a shared bucket would.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ class RateLimiter:
         self._sleep = sleep
         self._buckets: dict[str, TokenBucket] = {}
         self.max_waiters = max_waiters
+        self.workers = 1  # processes sharing each connector's limit: this one takes 1/workers of it
 
     def bucket(self, key: str, requests_per_minute: float) -> TokenBucket:
         """The bucket of `key`, new when the connector's limit changed."""
@@ -97,7 +103,7 @@ class RateLimiter:
         """Wait for `key`'s next slot (at most `max_wait` seconds), or raise RateLimitError."""
         if not requests_per_minute:
             return
-        bucket = self.bucket(key, requests_per_minute)
+        bucket = self.bucket(key, requests_per_minute / self.workers)
         if bucket.waiters >= self.max_waiters:
             raise RateLimitError(
                 f"connector {key}: {bucket.waiters} requests are already waiting for its rate limit of "

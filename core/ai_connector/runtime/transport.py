@@ -146,7 +146,7 @@ def _request_error(exc: BaseException, request: httpx.Request) -> httpx.Transpor
     if isinstance(exc, _TIMEOUT_ERRORS):
         return httpx.ReadTimeout(text, request=request)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(text, request=request)
+        return httpx.ConnectError(_connect_text(exc), request=request)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
     if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
@@ -156,6 +156,17 @@ def _request_error(exc: BaseException, request: httpx.Request) -> httpx.Transpor
     if isinstance(exc, ssl.SSLError):
         return httpx.ConnectError(text, request=request)
     return httpx.ReadError(text, request=request)
+
+
+def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
+    """`cannot connect to host:port: Connection refused`, not aiohttp's `... ssl:default [Connect
+    call failed ('127.0.0.1', 9)]` (which says `ssl` even for a plain-HTTP URL)."""
+    errno = getattr(exc.os_error, "errno", None)
+    if isinstance(errno, int) and errno > 0:
+        reason = os.strerror(errno)
+    else:  # a resolver error (negative errno) says it best itself
+        reason = getattr(exc.os_error, "strerror", None) or str(exc.os_error)
+    return f"cannot connect to {exc.host}:{exc.port}: {reason}"
 
 
 def _body_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

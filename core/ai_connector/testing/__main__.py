@@ -4,30 +4,20 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import threading
 
-from ai_connector.manager import ENTRY_POINT_GROUP, default_registry
-from ai_connector.testing.fakes import DEFAULT_KEY, ProviderFake
+from ai_connector.testing.fakes import DEFAULT_KEY, ProviderFake, provider_fake
 from ai_connector.testing.fakeserver import FakeServer
 
 
 def fake_for(provider_id: str) -> type[ProviderFake]:
-    """The `FAKE` of the provider's `<package>.testing` module (its plugin's package)."""
-    registry = default_registry()
-    registry.get(provider_id)  # UnknownProviderError lists the ids there are
-    from importlib import metadata
-
-    plugin = registry.plugin_of(provider_id)
-    eps = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == plugin]
-    package = eps[0].module if eps else f"ai_connector_{provider_id}"
+    """The provider's fake, or exit naming what is missing."""
     try:
-        fake: type[ProviderFake] = importlib.import_module(f"{package}.testing").FAKE
-    except (ImportError, AttributeError):
-        raise SystemExit(f"provider {provider_id!r} ships no fake ({package}.testing.FAKE)") from None
-    return fake
+        return provider_fake(provider_id)
+    except LookupError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

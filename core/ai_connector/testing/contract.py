@@ -58,8 +58,11 @@ CANARY = "canary-secret-7d41e9b2c6a0f385"
 STREAM_PIECES = ("Hello", ", wor", "ld", "! \u00e9\u00e8 \U0001f600", '\n"quoted"')
 
 # Modules a provider must not import while registering (they cost hundreds of ms at host start).
-# Not rich: httpx itself imports it whenever it is installed (for its own CLI).
+# Rich, Pygments and click too: `ai_connector` keeps httpx from importing its CLI, which used them.
 HEAVY_MODULES = (
+    "rich",
+    "pygments",
+    "click",
     "botocore",
     "boto3",
     "google.auth",

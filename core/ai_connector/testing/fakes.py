@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 
 from ai_connector.testing.fakeserver import FakeResponse, FakeServer, RecordedRequest
 
-__all__ = ["DEFAULT_KEY", "ProviderFake", "fake_class"]
+__all__ = ["DEFAULT_KEY", "ProviderFake", "fake_class", "provider_fake"]
 
 DEFAULT_KEY = "canary-secret-0000"
 
@@ -129,3 +129,23 @@ def fake_class(
     Fake.provider_id = provider_id
     Fake.__name__ = Fake.__qualname__ = f"{provider_id.title()}Fake"
     return Fake
+
+
+def provider_fake(provider_id: str) -> type[ProviderFake]:
+    """The `FAKE` of the provider's `<package>.testing` module (its plugin's package); LookupError
+    (UnknownProviderError listing the ids there are, or naming the missing module) otherwise."""
+    import importlib
+    from importlib import metadata
+
+    from ai_connector.manager import ENTRY_POINT_GROUP, default_registry
+
+    registry = default_registry()
+    registry.get(provider_id)
+    plugin = registry.plugin_of(provider_id)
+    eps = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == plugin]
+    package = eps[0].module if eps else f"ai_connector_{provider_id}"
+    try:
+        fake: type[ProviderFake] = importlib.import_module(f"{package}.testing").FAKE
+    except (ImportError, AttributeError):
+        raise LookupError(f"provider {provider_id!r} ships no fake ({package}.testing.FAKE)") from None
+    return fake
