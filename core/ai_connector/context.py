@@ -318,13 +318,13 @@ class CallContext:
         see `ai_connector.http`), else through httpx's API as `stream()`."""
         short_path = getattr(self.client, "short_path", None)
         send = short_path() if short_path is not None else None
-        if send is None:
+        if send is None or "@" in url:  # credentials in the URL: httpx sends them as Basic auth
             return _HttpxBody(await self._open(method, url, json, content, None, params, headers, None))
         self.url_policy.check(url)
         try:
             target = _parsed(url)
-            if params:
-                target = target.copy_merge_params(params)
+            if params is not None:  # as httpx builds it: the params replace the URL's query
+                target = httpx.URL(target, params=params)
             content_type = None
             if json is not None:  # encoded as httpx encodes `json=`
                 content = _dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
