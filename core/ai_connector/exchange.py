@@ -57,8 +57,9 @@ def error_message(body: bytes | str) -> str | None:
         return text.strip()[:1000] or None
     if isinstance(data, Mapping):
         err = data.get("error")
-        if isinstance(err, Mapping) and isinstance(err.get("message"), str):
-            return err["message"]
+        message = err.get("message") if isinstance(err, Mapping) else None
+        if isinstance(message, str):
+            return message
         for candidate in (err, data.get("message"), data.get("detail")):
             if isinstance(candidate, str):
                 return candidate
