@@ -7,6 +7,11 @@ Plugins only ever see httpx's API: `request()` and `stream()` take httpx's argum
 the client's `build_request` and sent with `send(stream=True)`; the host's redirect and URL policy and
 the speed work live in the client's transport (`ai_connector.http`, `ai_connector.runtime.transport`),
 httpx's intended seam.
+
+The helpers `send_json()` and `open_sse()` hand plugins no httpx object, so they take the host
+client's short path when it has one (`HostClient.short_path()`: bytes and headers straight to the
+aiohttp transport, the same URL and redirect checks on every hop), and httpx's API otherwise. The
+caps, error typing and redaction below are shared by both ways.
 """
 
 from __future__ import annotations
@@ -118,9 +123,9 @@ def _httpx_chunks(response: httpx.Response) -> Any:
     return response.stream.__aiter__()  # type: ignore[union-attr]
 
 
-class _HttpxBody:
-    """An httpx response as the short path's answer (`status`, `headers`, `body`) for a client
-    without one: its body's chunks, closing the response with them."""
+class _HttpxAnswer:
+    """An httpx response in the shape of the short path's answer (`status`, `headers`, `body`),
+    for a client without one: `body` iterates its chunks and closes the response with them."""
 
     __slots__ = ("_chunks", "_response", "body", "headers", "status")
 
@@ -149,9 +154,9 @@ async def _aclose(chunks: Any) -> None:
 
 class _Body:
     """A response body as an async iterator of non-empty byte chunks, with transport failures as
-    StreamInterruptedError (or httpx's errors when no context is given) and, for an event stream
-    read through a context, its longest line capped. `sse_limits` tells `ai_connector.sse` the
-    host's line and event caps.
+    StreamInterruptedError and, for an event stream, its longest line capped (whoever parses the
+    events: the core's or a plugin's own decoder). `sse_limits` tells `ai_connector.sse` the host's
+    line and event caps.
 
     Not an async generator: one left unfinished (a stream read up to its `[DONE]`) would be finalised
     through the event loop, a task per body; `aclose()` finishes the source iterator at once.
@@ -159,18 +164,14 @@ class _Body:
 
     __slots__ = ("_ctx", "_inner", "_line_cap", "_since_eol", "_status", "sse_limits")
 
-    def __init__(self, ctx: CallContext | None, chunks: Any, status: int, headers: Mapping[str, str]) -> None:
-        self._ctx = ctx  # None: transport failures stay httpx's errors
+    def __init__(self, ctx: CallContext, chunks: Any, status: int, headers: Mapping[str, str]) -> None:
+        self._ctx = ctx
         self._inner = chunks.__aiter__()
         self._status = status
         self._since_eol = 0
-        if ctx is None:
-            self._line_cap = 0
-            self.sse_limits = (DEFAULT_MAX_SSE_LINE_BYTES, DEFAULT_MAX_SSE_EVENT_BYTES)
-        else:  # whoever parses the events (the core's or a plugin's own decoder) meets the line cap
-            is_sse = headers.get("content-type", "").startswith("text/event-stream")
-            self._line_cap = ctx.max_sse_line_bytes if is_sse else 0
-            self.sse_limits = (ctx.max_sse_line_bytes, ctx.max_sse_event_bytes)
+        is_sse = headers.get("content-type", "").startswith("text/event-stream")
+        self._line_cap = ctx.max_sse_line_bytes if is_sse else 0
+        self.sse_limits = (ctx.max_sse_line_bytes, ctx.max_sse_event_bytes)
 
     def __aiter__(self) -> _Body:
         return self
@@ -182,8 +183,6 @@ class _Body:
                 if chunk:
                     break
         except httpx.HTTPError as exc:
-            if self._ctx is None:
-                raise
             raise self._ctx._interrupted(exc, self._status) from None
         if self._line_cap:
             end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
@@ -193,7 +192,7 @@ class _Body:
         return chunk
 
     def _line_too_long(self) -> ResponseTooLargeError:
-        provider = self._ctx.provider_id if self._ctx is not None else None
+        provider = self._ctx.provider_id
         return ResponseTooLargeError(
             f"{provider}: the event stream sent a line longer than the host's limit of "
             f"{self._line_cap} bytes (max_sse_line_bytes)",
@@ -319,7 +318,7 @@ class CallContext:
         short_path = getattr(self.client, "short_path", None)
         send = short_path() if short_path is not None else None
         if send is None or "@" in url:  # credentials in the URL: httpx sends them as Basic auth
-            return _HttpxBody(await self._open(method, url, json, content, None, params, headers, None))
+            return _HttpxAnswer(await self._open(method, url, json, content, None, params, headers, None))
         self.url_policy.check(url)
         try:
             target = _parsed(url)

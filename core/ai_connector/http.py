@@ -4,6 +4,9 @@ policy on every request, redirect hops included (Kibana checks allowedHosts on e
 The bytes move through httpx's own transport or an aiohttp-backed one (`ai_connector.runtime.transport`,
 faster at concurrency); `"auto"` picks the default. The client keeps no cookies: it is shared by every
 connector, and one service's cookie must never reach another's request.
+
+The redirect rule is one function (`next_hop`) that both ways out call: httpx's, through
+`PolicyTransport.handle_async_request`, and the host's short path, `PolicyTransport.send_direct`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ not aiohttp, follows redirects); only the bytes move through aiohttp.
 Faithful to httpx's own transport where it matters:
 - no redirects in aiohttp (`allow_redirects=False`): httpx follows them, hop by hop;
 - no decompression in aiohttp (`auto_decompress=False`): httpx decodes `Content-Encoding` exactly as
-  with its own transport, and `Accept-Encoding` is whatever httpx sent;
+  with its own transport, and `Accept-Encoding` is whatever httpx sent (the host's short path, which
+  builds no httpx objects, sends httpx's Accept-Encoding and has aiohttp decode: `send_raw`);
 - no cookies (aiohttp's jar is a dummy) and no environment proxies, as with an explicit httpx transport;
 - the same TLS trust as httpx (`httpx.create_ssl_context()`);
 - httpx's per-request timeouts (connect, read, pool) become aiohttp's `sock_connect`, `sock_read`
