@@ -22,7 +22,10 @@ __all__ = [
     "MissingSecretsError",
     "NotFoundError",
     "ParamsError",
+    "RequestValidationError",
     "SettingsError",
+    "StorageFullError",
+    "StorageReadOnlyError",
     "UnknownSubActionError",
     "error_body",
     "field_text",
@@ -74,10 +77,11 @@ class BadRequestError(HostError):
 
     @classmethod
     def for_connector(cls, exc: ConfigValidationError) -> BadRequestError:
-        """Kibana-like 400: `error validating connector config|secrets: [path]: reason; ...`."""
+        """Kibana's 400 (validate_with_schema.ts): `error validating connector type config|secrets:
+        [path]: reason; ...`."""
         secrets_only = exc.errors and all(e.path.startswith("secrets") for e in exc.errors)
         where = "secrets" if secrets_only else "config"
-        return cls(f"error validating connector {where}: {field_text(exc.errors)}", exc.errors)
+        return cls(f"error validating connector type {where}: {field_text(exc.errors)}", exc.errors)
 
 
 class ForbiddenError(HostError):
@@ -162,5 +166,27 @@ class ParamsError(BadRequestError):
         return cls(f"error validating action params: {field_text(exc.errors)}", exc.errors)
 
 
+class RequestValidationError(ParamsError):
+    """The sub-action's own params schema refused the params: Kibana's sub-action framework throws
+    `Request validation failed (...)` as the user's error (sub_action_framework/executor.ts)."""
+
+    @classmethod
+    def from_validation(cls, exc: ConfigValidationError) -> RequestValidationError:
+        """Kibana's text for sub-action params that failed their schema."""
+        return cls(f"Request validation failed (Error: {field_text(exc.errors)})", exc.errors)
+
+
 class UnknownSubActionError(BadRequestError):
     """An `_execute` sub-action `.inference` does not register (Kibana: a retryable framework error)."""
+
+
+class StorageFullError(HostError):
+    """507: the data volume (or the database) has no space left; writes are refused, reads still served."""
+
+    status_code = 507
+
+
+class StorageReadOnlyError(HostError):
+    """503: the store became read-only under a running host; writes are refused, reads still served."""
+
+    status_code = 503
