@@ -17,12 +17,23 @@ from ai_connector.manager import ProviderRegistry, load_registry
 from ai_connector.testing.fakeserver import FakeResponse, FakeServer
 
 
-@pytest.fixture
-def fake_server() -> Iterator[FakeServer]:
+@pytest.fixture(scope="session")
+def _running_fake_server() -> Iterator[FakeServer]:
+    # One server for the session: starting and stopping uvicorn per test cost a quarter of a
+    # second each, most of this folder's time.
     with FakeServer() as server:
-        server.add("POST", "/chat", answer_chat)
-        server.add("POST", "/embed", FakeResponse.json({"vectors": [[0.25, -0.5]]}))
         yield server
+
+
+@pytest.fixture
+def fake_server(_running_fake_server: FakeServer) -> FakeServer:
+    """The shared server, reset: no recorded requests, and the default routes answering first
+    (routes added later win, so a previous test's override of /chat is shadowed)."""
+    server = _running_fake_server
+    server.reset()
+    server.add("POST", "/chat", answer_chat)
+    server.add("POST", "/embed", FakeResponse.json({"vectors": [[0.25, -0.5]]}))
+    return server
 
 
 @pytest.fixture
@@ -90,11 +101,17 @@ def postgres_admin_url() -> Iterator[str]:
         cluster.stop()
 
 
-@pytest.fixture
-def postgres_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh, empty database on the PostgreSQL server."""
+@pytest.fixture(scope="session")
+def _postgres_database(postgres_admin_url: str) -> Iterator[str]:
     with pg.fresh_database(postgres_admin_url) as url:
         yield url
+
+
+@pytest.fixture
+def postgres_url(_postgres_database: str, postgres_admin_url: str) -> str:
+    """An empty database on the PostgreSQL server (the session's one, emptied for this test)."""
+    pg.empty_database(_postgres_database, postgres_admin_url)
+    return _postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,12 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ai_connector.errors import AIConnectorError, ConfigValidationError, HostNotAllowedError
 from ai_connector.host.errors import BadRequestError, error_body
+from ai_connector.host.responses import INTERNAL_ERROR_MESSAGE
 
 __all__ = ["ApiError", "error_body", "install_error_handlers", "status_of"]
 
 log = logging.getLogger("ai_connector.api")
-
-INTERNAL_ERROR_MESSAGE = "An internal server error occurred."  # Kibana's text for a 500
 
 
 class ApiError(Exception):

@@ -29,7 +29,7 @@ from ai_connector.api.models import (
     TestResponse,
     UpdateConnectorRequest,
 )
-from ai_connector.host.responses import execute_failure
+from ai_connector.host.responses import execute_failure, stream_error_event
 from ai_connector.runtime.subactions import SUB_ACTIONS
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ _AUDIT_ACTIONS = {"create": "connector_create", "update": "connector_update", "d
 
 
 def _audit_denied(svc: Any, who: Principal, operation: str, connector_id: str | None, message: str) -> None:
-    """Kibana writes the failure audit event before it throws the 403 (A4.3, A7.2)."""
+    """Kibana writes the failure audit event before it throws the 403."""
     from ai_connector.host.errors import ForbiddenError
 
     audit = getattr(svc, "audit", None)
@@ -157,23 +157,6 @@ def _is_http_error(exc: BaseException) -> bool:
     return isinstance(exc, NotFoundError | ForbiddenError)
 
 
-def _stream_error_event(exc: BaseException) -> dict[str, Any]:
-    from ai_connector.errors import AIConnectorError
-
-    if not isinstance(exc, AIConnectorError):
-        log.error("stream failed: %s", type(exc).__name__, exc_info=exc)
-        return {"error": {"message": "An internal server error occurred.", "type": "internal"}}
-    kind = getattr(exc, "kind", None) or getattr(exc, "failure", None)
-    return {
-        "error": {
-            "message": getattr(exc, "message", None) or str(exc),
-            "type": getattr(kind, "value", kind) or type(exc).__name__,
-            "status": getattr(exc, "status", None),
-            "retry": bool(getattr(exc, "retryable", False)),
-        }
-    }
-
-
 _encode = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per chunk
 
 
@@ -193,7 +176,7 @@ async def _sse_stream(
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # after the first byte the status is sent: report in-band, once
-        yield _sse(_stream_error_event(exc))
+        yield _sse(stream_error_event(exc))
     finally:
         aclose = getattr(rest, "aclose", None)
         if aclose is not None:

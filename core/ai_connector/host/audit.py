@@ -1,11 +1,12 @@
-"""The audit log: one JSON object per line, in the shape of Kibana's connector audit events (A7).
+"""The audit log: one JSON object per line, in the shape of Kibana's connector audit events (the
+actions plugin's `lib/audit_events.ts`).
 
 Event names are Kibana's (`connector_create`, `_get`, `_update`, `_delete`, `_find`, `_execute`) plus
 `connector_test` for *Save & test*. Writes emit `outcome: "unknown"` before the change ("User is
 creating connector [id=...]") and then `success` or `failure`. An event names the connector id and
 type and the user; it never carries config values or secrets, and `error.message` is redacted
 (known secret values and secret-looking patterns) and capped, because upstream errors can echo a
-key (A7.3).
+key.
 
 If the log cannot be written, a mutation is refused (fails closed) and a read goes on with a warning.
 

@@ -1,13 +1,13 @@
 """ConnectorService: saved connectors with Kibana's rules, for host applications (async and sync).
 
 The service is what the HTTP API and the CLI call. It applies Kibana's actions-framework rules
-(security-anchors A1-A7): license and `enabled_connector_types` gates (403), validation with every
+(Kibana's actions plugin): license and `enabled_connector_types` gates (403), validation with every
 field error (400), preconfigured connectors that cannot be changed (400), optimistic versions (409),
 write-only secrets encrypted at rest, the provider's save/delete hooks, *Save & test* with its result
 kept beside the connector, `_execute`'s response shapes, and an audit line for every operation.
 Each of those jobs has its own module in `ai_connector.host`; this one puts them in order.
 
-Responses are Kibana's connector objects exactly (A3.1): no field carries a secret, ever.
+Responses are Kibana's connector objects exactly: no field carries a secret, ever.
 
 Where this differs from Kibana, on purpose:
 - the license/enabled gate runs before body validation (Kibana validates first), so a host whose
@@ -15,7 +15,7 @@ Where this differs from Kibana, on purpose:
 - an update keeps the stored `inferenceId` when the body omits it, and refuses a change of `provider`,
   `taskType` or `inferenceId` (the connector owns that inference endpoint) with a 400;
 - a test or execution whose stored secrets cannot be decrypted answers with a typed, actionable
-  failure (TestResult / `status: "error"`) instead of Kibana's generic 500 (A2.6, B3.2).
+  failure (TestResult / `status: "error"`) instead of Kibana's generic 500.
 
 `execute` and `stream` run a saved connector from its ready-to-run state, which another host's
 change reaches within `revalidate_interval` seconds (see `ai_connector.host.ready`).
@@ -31,19 +31,24 @@ from typing import TYPE_CHECKING, Any
 
 from ai_connector.errors import (
     ConfigValidationError,
-    FieldError,
     HostNotAllowedError,
     ProviderError,
     UnsupportedTaskError,
 )
 from ai_connector.host.audit import AuditLog
 from ai_connector.host.crypto import SecretCipher, cipher_for
-from ai_connector.host.errors import BadRequestError, ConflictError, HostError, field_text
+from ai_connector.host.errors import BadRequestError, ConflictError, HostError
 from ai_connector.host.execution import Executor
 from ai_connector.host.license import CONNECTOR_TYPE_ID, LicenseState, ensure_type_enabled
 from ai_connector.host.preconfigured import PreconfiguredConnector, load_preconfigured, with_provider_env
 from ai_connector.host.ready import ReadyStates
-from ai_connector.host.resolve import Resolver, body_secrets, redactor
+from ai_connector.host.resolve import (
+    Resolver,
+    body_secrets,
+    redactor,
+    refuse_unknown_update_keys,
+    update_document,
+)
 from ai_connector.host.responses import (
     connector_types,
     listed,
@@ -64,9 +69,6 @@ if TYPE_CHECKING:
 __all__ = ["ConnectorService"]
 
 log = logging.getLogger("ai_connector.host")
-
-_UPDATE_KEYS = frozenset({"name", "config", "secrets"})
-_FIXED_CONFIG = (("provider", "Service"), ("taskType", "Task type"), ("inferenceId", "Inference Endpoint ID"))
 
 
 class ConnectorService:
@@ -359,18 +361,13 @@ class ConnectorService:
                 raise BadRequestError(f"Preconfigured action {connector_id} can not be updated.")
             if not isinstance(body, Mapping):
                 raise BadRequestError("error validating connector config: the body must be a JSON object")
-            _refuse_unknown_keys(body)
+            refuse_unknown_update_keys(body)
             record = await self._record(connector_id)
             version = record.version if expected_version is None else expected_version
             if version != record.version:
                 raise ConflictError.connector(connector_id)
-            config = body.get("config")
-            if isinstance(config, Mapping):
-                config = _keep_fixed_config(dict(config), record)
+            document = update_document(body, record)
             self._gate(record.config.get("provider"))
-            document = {"name": body.get("name"), "config": config, "secrets": body.get("secrets", {})}
-            if document["name"] is None:
-                del document["name"]
             validated = self._resolver.validate(document, connector_id)
             scope.redact = redactor(validated, body_secrets(body))
             await self._run_hook(validated, "on_save", is_update=True)
@@ -437,23 +434,9 @@ class ConnectorService:
         """
         if (connector_id is None) == (body is None):
             raise BadRequestError("test needs either a saved connector's id or an unsaved connector body")
-        record: StoredConnector | None = None
         redact = redactor(body_secrets(body))
         with self.audit.failures("connector_test", connector_id=connector_id, user=user, redact=redact):
-            to_test: ValidatedConnector | TestResult
-            if body is not None:
-                if not isinstance(body, Mapping):
-                    raise BadRequestError("error validating connector config: the body must be a JSON object")
-                self._gate_body(body)
-                to_test = self._resolver.validate({k: v for k, v in body.items() if k != "id"}, None)
-                self._gate(to_test.provider.id)
-            elif (pc := self.preconfigured.get(connector_id or "")) is not None:
-                self._gate(pc.connector.provider.id)
-                to_test = pc.connector
-            else:
-                record = await self._record(connector_id or "")
-                self._gate(record.config.get("provider"))
-                to_test = await asyncio.to_thread(resolve_for_test, self._resolver, record)
+            to_test, record = await self._to_test(connector_id, body)
         if isinstance(to_test, TestResult):
             result = to_test
         else:
@@ -481,6 +464,27 @@ class ConnectorService:
                 redact=redact,
             )
         return result
+
+    async def _to_test(
+        self, connector_id: str | None, body: Mapping[str, Any] | None
+    ) -> tuple[ValidatedConnector | TestResult, StoredConnector | None]:
+        """What `test` runs (or the failed TestResult saying why it cannot), and the saved row that
+        keeps the result. The gates and a body's validation raise."""
+        if body is not None:
+            if not isinstance(body, Mapping):
+                raise BadRequestError("error validating connector config: the body must be a JSON object")
+            self._gate_body(body)
+            validated = self._resolver.validate({k: v for k, v in body.items() if k != "id"}, None)
+            self._gate(validated.provider.id)
+            return validated, None
+        assert connector_id is not None
+        pc = self.preconfigured.get(connector_id)
+        if pc is not None:
+            self._gate(pc.connector.provider.id)
+            return pc.connector, None
+        record = await self._record(connector_id)
+        self._gate(record.config.get("provider"))
+        return await asyncio.to_thread(resolve_for_test, self._resolver, record), record
 
     # -- execute ---------------------------------------------------------------------------------
 
@@ -540,45 +544,3 @@ class ConnectorService:
 
     # Last in the class, so no annotation above means this method: `list[...]` stays the builtin.
     list = list_all  # the name tests and scripts call
-
-
-def _refuse_unknown_keys(body: Mapping[str, Any]) -> None:
-    """An update body holds only name, config and secrets (400 naming every other key)."""
-    unknown = sorted(set(body) - _UPDATE_KEYS)
-    if not unknown:
-        return
-    errors = [
-        FieldError(
-            k,
-            k,
-            k,
-            f"{k} cannot be changed"
-            if k in ("id", "connector_type_id")
-            else f"'{k}' is not a known field here",
-        )
-        for k in unknown
-    ]
-    raise BadRequestError(f"error validating connector config: {field_text(errors)}", errors)
-
-
-def _keep_fixed_config(config: dict[str, Any], record: StoredConnector) -> dict[str, Any]:
-    """`config` with the stored provider, task type and endpoint id where it omits them; a change of
-    any of them is a 400 (the connector owns that inference endpoint)."""
-    errors = []
-    for key, label in _FIXED_CONFIG:
-        stored = record.config.get(key)
-        if key not in config:
-            if stored is not None:
-                config[key] = stored
-        elif config[key] != stored:
-            errors.append(
-                FieldError(
-                    f"config.{key}",
-                    key,
-                    label,
-                    f"{label} of a saved connector cannot be changed (create a new connector)",
-                )
-            )
-    if errors:
-        raise BadRequestError(f"error validating connector config: {field_text(errors)}", errors)
-    return config

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ai_connector.errors import AIConnectorError, ConfigValidationError
+from ai_connector.errors import AIConnectorError, ConfigValidationError, FieldError
 from ai_connector.host.crypto import SecretCipher
-from ai_connector.host.errors import BadRequestError, HostError, MissingSecretsError
+from ai_connector.host.errors import BadRequestError, HostError, MissingSecretsError, field_text
 from ai_connector.host.license import CONNECTOR_TYPE_ID
 from ai_connector.host.settings import HostSettings
 from ai_connector.host.store import StoredConnector
@@ -24,9 +24,13 @@ if TYPE_CHECKING:
     from ai_connector.manager import ProviderRegistry
     from ai_connector.urlpolicy import UrlPolicy
 
-__all__ = ["Resolver", "body_secrets", "redactor"]
+__all__ = ["Resolver", "body_secrets", "redactor", "refuse_unknown_update_keys", "update_document"]
 
 log = logging.getLogger("ai_connector.host")
+
+# What an update may send, and the config keys a saved connector keeps (with their labels).
+_UPDATE_KEYS = frozenset({"name", "config", "secrets"})
+_FIXED_CONFIG = (("provider", "Service"), ("taskType", "Task type"), ("inferenceId", "Inference Endpoint ID"))
 
 
 def _strings(value: Any) -> list[str]:
@@ -161,3 +165,57 @@ class Resolver:
         host_settings = self.settings.provider_settings.get(validated.provider.id, {})
         for url in urls(validated.endpoint(), host_settings):
             self.url_policy.check(url)
+
+
+def refuse_unknown_update_keys(body: Mapping[str, Any]) -> None:
+    """An update body holds only name, config and secrets (400 naming every other key)."""
+    unknown = sorted(set(body) - _UPDATE_KEYS)
+    if not unknown:
+        return
+    errors = [
+        FieldError(
+            k,
+            k,
+            k,
+            f"{k} cannot be changed"
+            if k in ("id", "connector_type_id")
+            else f"'{k}' is not a known field here",
+        )
+        for k in unknown
+    ]
+    raise BadRequestError(f"error validating connector config: {field_text(errors)}", errors)
+
+
+def _keep_fixed_config(config: dict[str, Any], record: StoredConnector) -> dict[str, Any]:
+    """`config` with the stored provider, task type and endpoint id where it omits them; a change of
+    any of them is a 400 (the connector owns that inference endpoint)."""
+    errors = []
+    for key, label in _FIXED_CONFIG:
+        stored = record.config.get(key)
+        if key not in config:
+            if stored is not None:
+                config[key] = stored
+        elif config[key] != stored:
+            errors.append(
+                FieldError(
+                    f"config.{key}",
+                    key,
+                    label,
+                    f"{label} of a saved connector cannot be changed (create a new connector)",
+                )
+            )
+    if errors:
+        raise BadRequestError(f"error validating connector config: {field_text(errors)}", errors)
+    return config
+
+
+def update_document(body: Mapping[str, Any], record: StoredConnector) -> dict[str, Any]:
+    """The connector document an update body stands for, over the stored row (400 on a change of a
+    fixed config key; a missing name is left for validation to report)."""
+    config = body.get("config")
+    if isinstance(config, Mapping):
+        config = _keep_fixed_config(dict(config), record)
+    document = {"name": body.get("name"), "config": config, "secrets": body.get("secrets", {})}
+    if document["name"] is None:
+        del document["name"]
+    return document

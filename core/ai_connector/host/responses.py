@@ -1,6 +1,6 @@
 """Kibana's response shapes for the connector API, and the one place an error becomes one.
 
-Connector objects (A3.1: no field ever carries a secret), the connector-type entry, and
+Connector objects (no field ever carries a secret), the connector-type entry, and
 `_execute`'s bodies: `{"status": "ok", ...}`, and for a failure the
 `{"status": "error", ...}` body chosen by the exception's type (never by its message), used both
 by the service's `execute` and by the HTTP route for a stream that fails before its first chunk.
@@ -48,6 +48,7 @@ __all__ = [
     "listed",
     "preconfigured_response",
     "saved_response",
+    "stream_error_event",
 ]
 
 log = logging.getLogger("ai_connector.host")
@@ -59,6 +60,7 @@ SUPPORTED_FEATURE_IDS = (
     "generativeAIForSearchPlayground",
 )
 RUNNING_ERROR = "an error occurred while running the action"  # Kibana's execute failure text
+INTERNAL_ERROR_MESSAGE = "An internal server error occurred."  # Kibana's text for a 500
 
 # GET /api/actions/connectors field order (referenced_by_count is always 0 here: no rules).
 _LISTED_ORDER = (
@@ -194,3 +196,18 @@ def execute_failure(
     body: dict[str, Any] = {"status": "error", "connector_id": connector_id, "message": RUNNING_ERROR}
     body.update(service_message=service_message, retry=retry, errorSource=error_source(exc))
     return body, code
+
+
+def stream_error_event(exc: BaseException) -> dict[str, Any]:
+    """The in-band error event of a stream that fails after its first chunk (the HTTP status is
+    sent by then): the failure kind a UI can act on, the provider's status and whether to retry."""
+    if isinstance(exc, ProviderError):
+        kind, status, retry = exc.kind.value, exc.status, bool(exc.retryable)
+    elif isinstance(exc, AIConnectorError):
+        kind = exc.failure.value if isinstance(exc, HostNotAllowedError) else type(exc).__name__
+        status, retry = None, False
+    else:
+        log.error("stream failed: %s", type(exc).__name__, exc_info=exc)
+        return {"error": {"message": INTERNAL_ERROR_MESSAGE, "type": "internal"}}
+    message = exc.message if isinstance(exc, ProviderError | HostError) else ""
+    return {"error": {"message": message or str(exc), "type": kind, "status": status, "retry": retry}}

@@ -19,7 +19,7 @@ log = logging.getLogger("ai_connector.host")
 def unknown_key_ids(store: ConnectorStore, cipher: SecretCipher) -> dict[str, int]:
     """Key id -> connectors whose secrets it encrypted, for the key ids `cipher` does not have.
 
-    Two hosts sharing a store with different keys strand each other's secrets (A2.2, B3.7): this
+    Two hosts sharing a store with different keys strand each other's secrets: this
     says so (a warning) at startup instead of failing one connector at a time.
     """
     in_use = store.key_ids_in_use()

@@ -100,8 +100,8 @@ ENV_VARS: Mapping[str, str] = {
     "audit_log_path": "AI_CONNECTOR_AUDIT_LOG",
     "audit_flush_interval": "AI_CONNECTOR_AUDIT_FLUSH_INTERVAL",
     "revalidate_interval": "AI_CONNECTOR_REVALIDATE_INTERVAL",
+    "openai_api_prefix": "AI_CONNECTOR_OPENAI_API_PREFIX",
 }
-_FILE_ONLY = ("preconfigured", "provider_settings")
 
 
 def default_home() -> Path:
@@ -139,6 +139,8 @@ class HostSettings:
     # How long a host may run a saved connector from its in-memory state before checking the
     # stored row again (0: check on every execute). Bounds how stale another host's change can be.
     revalidate_interval: float = 1.0
+    # Where `serve` answers OpenAI's API (`/v1/chat/completions`, ...); "" turns it off.
+    openai_api_prefix: str = "/v1"
 
     # ------------------------------------------------------------------------------------------
 
@@ -452,6 +454,15 @@ def _parse_transport(value: Any) -> str:
     return transport
 
 
+def _parse_prefix(value: Any) -> str:
+    prefix = _parse_str(value).rstrip("/")
+    if prefix.lower() in ("off", "none", "false"):
+        return ""
+    if prefix and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", prefix):
+        raise ValueError('must be a URL path such as "/v1" (or "off")')
+    return prefix
+
+
 def _parse_path(value: Any) -> Path:
     return Path(_parse_str(value)).expanduser()
 
@@ -506,6 +517,7 @@ _PARSERS: dict[str, Any] = {
     "audit_log_path": _parse_path,
     "audit_flush_interval": _parse_interval,
     "revalidate_interval": _parse_interval,
+    "openai_api_prefix": _parse_prefix,
     "preconfigured": _parse_preconfigured,
     "provider_settings": _parse_provider_settings,
 }
