@@ -18,8 +18,9 @@ The names, by what they are for:
   `EmbeddingRequest`, `SparseEmbeddingRequest`, `RerankRequest`, `RerankResult`, `TestResult`;
 - errors (they name the calling provider by themselves): `ProviderError` and its kinds,
   `ConfigValidationError` with its `FieldError`s, and `error_for_status` for a provider's `parse_error`;
-- helpers: `openai_kit` (OpenAI's wire: request bodies, the chunk stream, error bodies) and
-  `run_test` (a *Save & test* routine from any call).
+- helpers: `openai_kit` (OpenAI's wire: request bodies, the chunk stream, error bodies),
+  `run_test` (a *Save & test* routine from any call) and `current_provider()` (the id of the
+  provider whose call is running, for a library that several providers share).
 
 Names are added here, not removed; the modules behind them are private.
 """
@@ -27,6 +28,7 @@ Names are added here, not removed; the modules behind them are private.
 from __future__ import annotations
 
 from ai_connector import fields, openai_kit
+from ai_connector.calling import current_provider
 from ai_connector.context import CallContext
 from ai_connector.errors import (
     AuthenticationError,
@@ -86,6 +88,7 @@ __all__ = [
     "TestResult",
     "ToolCallDelta",
     "Usage",
+    "current_provider",
     "error_for_status",
     "fields",
     "hookimpl",

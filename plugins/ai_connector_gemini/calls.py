@@ -12,6 +12,7 @@ from ai_connector.plugin import (
     ChatChunk,
     InvalidResponseError,
     StreamInterruptedError,
+    current_provider,
 )
 from ai_connector_gemini.errors import google_error, parse_google_status, stream_error
 from ai_connector_gemini.response import ChunkTranslator
@@ -20,18 +21,19 @@ from ai_connector_gemini.stream import GeminiStreamDecoder
 __all__ = ["stream_chat"]
 
 
-def _chunks_for(value: Any, translator: ChunkTranslator, *, provider: str, status: int) -> list[ChatChunk]:
+def _chunks_for(value: Any, translator: ChunkTranslator, *, status: int) -> list[ChatChunk]:
+    provider = current_provider()
     if isinstance(value, list):  # the non-SSE form: one JSON array of responses
         out: list[ChatChunk] = []
         for item in value:
-            out.extend(_chunks_for(item, translator, provider=provider, status=status))
+            out.extend(_chunks_for(item, translator, status=status))
         return out
     if not isinstance(value, Mapping):
         raise InvalidResponseError(f"{provider}: a stream event is not a JSON object")
     if "error" in value:
         google_status = parse_google_status(value)
         if google_status is not None:
-            raise stream_error(google_status, provider=provider, http_status=status)
+            raise stream_error(google_status, http_status=status)
     try:
         return translator.translate(value)
     except (AttributeError, TypeError, KeyError, IndexError, ValueError):
@@ -69,7 +71,7 @@ async def stream_chat(
                     f"{provider}: a stream event's data is not JSON", status=status
                 ) from None
             for value in values:
-                for chunk in _chunks_for(value, translator, provider=provider, status=status):
+                for chunk in _chunks_for(value, translator, status=status):
                     yield chunk
         try:
             values = decoder.feed(utf8.decode(b"", final=True)) + decoder.close()
@@ -78,7 +80,7 @@ async def stream_chat(
                 f"{provider}: a stream event's data is not JSON", status=status
             ) from None
         for value in values:
-            for chunk in _chunks_for(value, translator, provider=provider, status=status):
+            for chunk in _chunks_for(value, translator, status=status):
                 yield chunk
     if not translator.finished:
         raise StreamInterruptedError(

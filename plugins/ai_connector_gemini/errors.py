@@ -18,6 +18,7 @@ from ai_connector.plugin import (
     ProviderError,
     RateLimitError,
     StreamInterruptedError,
+    current_provider,
     error_for_status,
 )
 
@@ -153,12 +154,14 @@ def google_error(status_code: int, headers: Mapping[str, str] | None, body: byte
     )
 
 
-def stream_error(status: GoogleStatus, *, provider: str, http_status: int) -> StreamInterruptedError:
+def stream_error(status: GoogleStatus, *, http_status: int) -> StreamInterruptedError:
     """The error for a `google.rpc.Status` that arrived inside a stream that had already started."""
     message = status.message or status.status or "no error message"
     label = " ".join(str(part) for part in (status.code, status.status) if part is not None)
     return StreamInterruptedError(
-        f"{provider}: the stream carried an error" + (f" ({label})" if label else "") + f": {message}",
+        f"{current_provider()}: the stream carried an error"
+        + (f" ({label})" if label else "")
+        + f": {message}",
         status=http_status,
         provider_message=status.message,
         code=status.reason or status.status,

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ai_connector.plugin import ChatRequest, InvalidRequestError
+from ai_connector.plugin import ChatRequest, InvalidRequestError, current_provider
 
 __all__ = [
     "SYNTHETIC_CALL_ID_PREFIX",
@@ -84,18 +84,18 @@ def prompt_body(text: str, *, max_output_tokens: int | None = None) -> dict[str,
     return body
 
 
-def _refuse(provider: str, message: str) -> InvalidRequestError:
-    return InvalidRequestError(f"{provider}: {message}")
+def _refuse(message: str) -> InvalidRequestError:
+    return InvalidRequestError(f"{current_provider()}: {message}")
 
 
-def _content_parts(content: Any, *, provider: str) -> list[dict[str, Any]]:
+def _content_parts(content: Any) -> list[dict[str, Any]]:
     """Gemini parts for an OpenAI message `content`: a string or a list of text / data-URL image parts."""
     if content is None:
         return []
     if isinstance(content, str):
         return [{"text": content}] if content else []  # Google refuses empty text parts
     if not isinstance(content, Sequence):
-        raise _refuse(provider, "message content must be a string or a list of content parts")
+        raise _refuse("message content must be a string or a list of content parts")
     parts: list[dict[str, Any]] = []
     for item in content:
         kind = item.get("type") if isinstance(item, Mapping) else None
@@ -106,16 +106,16 @@ def _content_parts(content: Any, *, provider: str) -> list[dict[str, Any]]:
         elif kind == "image_url":
             image = item.get("image_url")
             url = image.get("url") if isinstance(image, Mapping) else image
-            parts.append(_inline_image(url, provider=provider))
+            parts.append(_inline_image(url))
         else:
-            raise _refuse(provider, f"content part type {kind!r} is not supported (text, image_url)")
+            raise _refuse(f"content part type {kind!r} is not supported (text, image_url)")
     return parts
 
 
-def _inline_image(url: Any, *, provider: str) -> dict[str, Any]:
+def _inline_image(url: Any) -> dict[str, Any]:
     # Only data URLs can be inlined; Gemini cannot fetch an arbitrary http(s) image URL.
     if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
-        raise _refuse(provider, "image_url parts must be base64 data URLs (data:<mime>;base64,...)")
+        raise _refuse("image_url parts must be base64 data URLs (data:<mime>;base64,...)")
     header, data = url[5:].split(";base64,", 1)
     return {"inlineData": {"mimeType": header or "application/octet-stream", "data": data}}
 
@@ -145,18 +145,18 @@ def _schema(node: Any) -> Any:
     return out
 
 
-def _function_call_part(call: Mapping[str, Any], *, first: bool, provider: str) -> dict[str, Any]:
+def _function_call_part(call: Mapping[str, Any], *, first: bool) -> dict[str, Any]:
     fn = call.get("function") or {}
     name = fn.get("name")
     if not isinstance(name, str) or not name:
-        raise _refuse(provider, "an assistant tool call has no function name")
+        raise _refuse("an assistant tool call has no function name")
     raw = fn.get("arguments") or "{}"
     try:
         args = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
-        raise _refuse(provider, f"the arguments of tool call {name!r} are not valid JSON") from None
+        raise _refuse(f"the arguments of tool call {name!r} are not valid JSON") from None
     if not isinstance(args, Mapping):
-        raise _refuse(provider, f"the arguments of tool call {name!r} must be a JSON object")
+        raise _refuse(f"the arguments of tool call {name!r} must be a JSON object")
     function_call: dict[str, Any] = {"name": name, "args": dict(args)}
     call_id = call.get("id")
     if isinstance(call_id, str) and call_id and not call_id.startswith(SYNTHETIC_CALL_ID_PREFIX):
@@ -167,17 +167,13 @@ def _function_call_part(call: Mapping[str, Any], *, first: bool, provider: str) 
     return part
 
 
-def _function_response_part(
-    message: Mapping[str, Any], names: Mapping[str, str], *, provider: str
-) -> dict[str, Any]:
+def _function_response_part(message: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
     call_id = message.get("tool_call_id")
     name = names.get(call_id) if isinstance(call_id, str) else None
     name = name or message.get("name") or call_id
     if not isinstance(name, str) or not name:
-        raise _refuse(provider, "a tool message needs the tool_call_id of the call it answers")
-    text = "".join(
-        p["text"] for p in _content_parts(message.get("content"), provider=provider) if "text" in p
-    )
+        raise _refuse("a tool message needs the tool_call_id of the call it answers")
+    text = "".join(p["text"] for p in _content_parts(message.get("content")) if "text" in p)
     response: Any
     try:
         response = json.loads(text) if text else {}
@@ -192,22 +188,20 @@ def _function_response_part(
     return {"functionResponse": function_response}
 
 
-def _tool_config(choice: str | Mapping[str, Any], *, provider: str) -> dict[str, Any]:
+def _tool_config(choice: str | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(choice, str):
         mode = _TOOL_MODES.get(choice)
         if mode is None:
-            raise _refuse(provider, f"tool_choice {choice!r} is not supported (auto, none, required)")
+            raise _refuse(f"tool_choice {choice!r} is not supported (auto, none, required)")
         return {"functionCallingConfig": {"mode": mode}}
     fn = choice.get("function") if isinstance(choice, Mapping) else None
     name = fn.get("name") if isinstance(fn, Mapping) else None
     if choice.get("type", "function") != "function" or not isinstance(name, str) or not name:
-        raise _refuse(
-            provider, 'tool_choice must name a function: {"type": "function", "function": {"name"}}'
-        )
+        raise _refuse('tool_choice must name a function: {"type": "function", "function": {"name"}}')
     return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
 
 
-def chat_body(request: ChatRequest, *, provider: str) -> dict[str, Any]:
+def chat_body(request: ChatRequest) -> dict[str, Any]:
     """The `generateContent` / `streamGenerateContent` body for an OpenAI-shaped chat request.
 
     Consecutive tool results are merged into one `user` turn, as Gemini wants all the answers to a
@@ -220,20 +214,20 @@ def chat_body(request: ChatRequest, *, provider: str) -> dict[str, Any]:
     for message in request.messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            system.extend(_content_parts(message.get("content"), provider=provider))
+            system.extend(_content_parts(message.get("content")))
             continue
         if role == "user":
-            gemini_role, parts = "user", _content_parts(message.get("content"), provider=provider)
+            gemini_role, parts = "user", _content_parts(message.get("content"))
         elif role == "assistant":
-            gemini_role, parts = "model", _content_parts(message.get("content"), provider=provider)
+            gemini_role, parts = "model", _content_parts(message.get("content"))
             for i, call in enumerate(message.get("tool_calls") or ()):
-                parts.append(_function_call_part(call, first=i == 0, provider=provider))
+                parts.append(_function_call_part(call, first=i == 0))
                 if isinstance(call.get("id"), str):
                     names[call["id"]] = call["function"]["name"]
         elif role == "tool":
-            gemini_role, parts = "user", [_function_response_part(message, names, provider=provider)]
+            gemini_role, parts = "user", [_function_response_part(message, names)]
         else:
-            raise _refuse(provider, f"message role {role!r} is not supported (system, user, assistant, tool)")
+            raise _refuse(f"message role {role!r} is not supported (system, user, assistant, tool)")
         if not parts:
             continue
         kind = "tool" if role == "tool" else gemini_role
@@ -243,7 +237,7 @@ def chat_body(request: ChatRequest, *, provider: str) -> dict[str, Any]:
             contents.append({"role": gemini_role, "parts": parts})
         last_kind = kind
     if not contents:
-        raise _refuse(provider, "the request has no user or assistant message with content")
+        raise _refuse("the request has no user or assistant message with content")
 
     body: dict[str, Any] = {"contents": contents}
     if system:
@@ -253,7 +247,7 @@ def chat_body(request: ChatRequest, *, provider: str) -> dict[str, Any]:
         for tool in request.tools:
             fn = tool.get("function") if tool.get("type", "function") == "function" else None
             if not isinstance(fn, Mapping) or not fn.get("name"):
-                raise _refuse(provider, "only function tools with a name are supported")
+                raise _refuse("only function tools with a name are supported")
             declaration: dict[str, Any] = {"name": fn["name"]}
             if fn.get("description"):
                 declaration["description"] = fn["description"]
@@ -262,7 +256,7 @@ def chat_body(request: ChatRequest, *, provider: str) -> dict[str, Any]:
             declarations.append(declaration)
         body["tools"] = [{"functionDeclarations": declarations}]
     if request.tool_choice is not None:
-        body["toolConfig"] = _tool_config(request.tool_choice, provider=provider)
+        body["toolConfig"] = _tool_config(request.tool_choice)
     config: dict[str, Any] = {}
     if request.max_tokens is not None:
         config["maxOutputTokens"] = request.max_tokens

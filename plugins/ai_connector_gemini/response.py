@@ -7,7 +7,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ai_connector.plugin import ChatChunk, InvalidRequestError, InvalidResponseError, ToolCallDelta, Usage
+from ai_connector.plugin import (
+    ChatChunk,
+    InvalidRequestError,
+    InvalidResponseError,
+    ToolCallDelta,
+    Usage,
+    current_provider,
+)
 from ai_connector_gemini.request import SYNTHETIC_CALL_ID_PREFIX
 
 __all__ = ["FINISH_REASONS", "ChunkTranslator", "finish_reason", "response_text", "usage_from"]
@@ -117,20 +124,21 @@ class ChunkTranslator:
         return None if self.usage is None else ChatChunk(usage=self.usage)
 
 
-def response_text(obj: Any, *, provider: str) -> str:
+def response_text(obj: Any) -> str:
     """The answer text of a unary `generateContent` response (thought summaries left out).
 
     A blocked prompt (no candidate, `promptFeedback.blockReason`) is an InvalidRequestError; a body that
     is not a GenerateContentResponse is an InvalidResponseError.
     """
+    who = current_provider()
     try:
         candidates = obj.get("candidates")
         if not candidates:
             block = (obj.get("promptFeedback") or {}).get("blockReason")
             if block:
-                raise InvalidRequestError(f"{provider}: the prompt was blocked ({block})", code=str(block))
-            raise InvalidResponseError(f"{provider}: the response has no candidates")
+                raise InvalidRequestError(f"{who}: the prompt was blocked ({block})", code=str(block))
+            raise InvalidResponseError(f"{who}: the response has no candidates")
         parts = (candidates[0].get("content") or {}).get("parts") or ()
         return "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
     except (AttributeError, TypeError, KeyError, IndexError):
-        raise InvalidResponseError(f"{provider}: the response is not a GenerateContentResponse") from None
+        raise InvalidResponseError(f"{who}: the response is not a GenerateContentResponse") from None

@@ -50,7 +50,7 @@ async def _post(endpoint: InferenceEndpoint, method: str, body: Mapping[str, Any
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """One `generateContent` turn for `input`; Kibana's `[{result}]` as a one-item list."""
     answer = await _post(endpoint, "generateContent", prompt_body(request.input), ctx)
-    return [response_text(answer, provider=PROVIDER_ID)]
+    return [response_text(answer)]
 
 
 async def text_embedding(

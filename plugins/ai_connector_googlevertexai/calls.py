@@ -126,7 +126,7 @@ async def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
     """Stream a Gemini chat turn (`streamGenerateContent?alt=sse`) as unified chunks."""
-    body = chat_body(request, provider=PROVIDER_ID)
+    body = chat_body(request)
     url = _model_url(endpoint, "streamGenerateContent", request.model)
     account = load_service_account(endpoint.secrets)
     headers = await _headers(endpoint, account, ctx)
@@ -143,7 +143,7 @@ async def chat_completion_stream(
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """One `generateContent` turn for `input`; Kibana's `[{result}]` as a one-item list."""
     answer = await _post(endpoint, _model_url(endpoint, "generateContent"), prompt_body(request.input), ctx)
-    return [response_text(answer, provider=PROVIDER_ID)]
+    return [response_text(answer)]
 
 
 def _invalid(message: str) -> InvalidResponseError:

@@ -266,13 +266,13 @@ def test_blocked_prompt_ends_the_stream_with_content_filter() -> None:
 
 
 def test_unary_answer_text_and_its_failures() -> None:
-    assert response_text(generate_response("Hello", finish_reason="STOP"), provider="p") == "Hello"
+    assert response_text(generate_response("Hello", finish_reason="STOP")) == "Hello"
     with pytest.raises(InvalidRequestError, match="blocked"):
-        response_text({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}, provider="p")
+        response_text({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}})
     with pytest.raises(InvalidResponseError):
-        response_text({"candidates": [{"content": {"parts": [{"text": 1}]}}]}, provider="p")
+        response_text({"candidates": [{"content": {"parts": [{"text": 1}]}}]})
     with pytest.raises(InvalidResponseError):
-        response_text(["not", "an", "object"], provider="p")
+        response_text(["not", "an", "object"])
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def test_chat_request_becomes_contents_system_instruction_and_generation_config(
         top_p=0.9,
         stop=["END"],
     )
-    assert chat_body(request, provider="p") == {
+    assert chat_body(request) == {
         "contents": [
             {"role": "user", "parts": [{"text": "Hello"}]},
             {"role": "model", "parts": [{"text": "Hi!"}]},
@@ -348,7 +348,7 @@ def test_tool_round_trip_becomes_function_call_and_merged_function_responses() -
         ],
         tool_choice="required",
     )
-    body = chat_body(request, provider="p")
+    body = chat_body(request)
     assert body["contents"][1] == {
         "role": "model",
         "parts": [
@@ -395,12 +395,12 @@ def test_tool_round_trip_becomes_function_call_and_merged_function_responses() -
 )
 def test_tool_choice_maps_to_function_calling_config(choice, config) -> None:
     request = ChatRequest(messages=[{"role": "user", "content": "x"}], tool_choice=choice)
-    assert chat_body(request, provider="p")["toolConfig"] == {"functionCallingConfig": config}
+    assert chat_body(request)["toolConfig"] == {"functionCallingConfig": config}
 
 
 def test_data_url_images_are_inlined() -> None:
     content = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
-    body = chat_body(ChatRequest(messages=[{"role": "user", "content": content}]), provider="p")
+    body = chat_body(ChatRequest(messages=[{"role": "user", "content": content}]))
     assert body["contents"][0]["parts"] == [{"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}]
 
 
@@ -417,14 +417,12 @@ def test_data_url_images_are_inlined() -> None:
 )
 def test_what_gemini_cannot_express_is_an_invalid_request(messages) -> None:
     with pytest.raises(InvalidRequestError):
-        chat_body(ChatRequest(messages=messages), provider="p")
+        chat_body(ChatRequest(messages=messages))
 
 
 def test_unknown_tool_choice_is_an_invalid_request() -> None:
     with pytest.raises(InvalidRequestError, match="tool_choice"):
-        chat_body(
-            ChatRequest(messages=[{"role": "user", "content": "x"}], tool_choice="sometimes"), provider="p"
-        )
+        chat_body(ChatRequest(messages=[{"role": "user", "content": "x"}], tool_choice="sometimes"))
 
 
 def test_prompt_body_and_embedding_task_types() -> None:
