@@ -53,7 +53,7 @@ class FireworksAI(OpenAICompatible):
         self, endpoint: InferenceEndpoint, request: RerankRequest, ctx: CallContext
     ) -> list[RerankResult]:
         """`POST <url>/rerank` `{model, query, documents, top_n?, return_documents}` ->
-        `data[{index, relevance_score, document?}]`, best first."""
+        `results[{index, relevance_score, document?}]`, best first."""
         body: dict[str, Any] = {
             "model": self.model(endpoint),
             "query": request.query,
@@ -64,14 +64,17 @@ class FireworksAI(OpenAICompatible):
             body["top_n"] = request.top_n
         answer = await self._post(endpoint, body, ctx)
         try:
-            return [
+            items = answer["results"] if "results" in answer else answer["data"]  # ES reads `results`
+            results = [
                 RerankResult(index=int(r["index"]), score=float(r["relevance_score"]), text=r.get("document"))
-                for r in answer["data"]
+                for r in items
             ]
         except (TypeError, ValueError, KeyError, AttributeError):
             raise InvalidResponseError(
                 "the rerank answer is not `data` of {index, relevance_score}"
             ) from None
+        # ES (FireworksAiRerankResponseEntity) sorts by relevance and keeps top_n.
+        return sorted(results, key=lambda r: -r.score)[: request.top_n or None]
 
     def request_url(self, endpoint: InferenceEndpoint) -> str:
         """`<url>/embeddings` or `<url>/rerank`."""

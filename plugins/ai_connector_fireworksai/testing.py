@@ -1,6 +1,7 @@
 """A wire-exact fake of Fireworks AI's inference API: OpenAI's embeddings at
 `/inference/v1/embeddings` (the OpenAI kit's fake) and its `/inference/v1/rerank`
-(`data[{index, relevance_score, document}]`), with Fireworks' error bodies."""
+(`results[{index, relevance_score, document}]`, the shape ES's FireworksAiRerankResponseEntity
+reads), with Fireworks' error bodies."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def install(server: FakeServer, api_key: str = DEFAULT_KEY) -> OpenAIFake:
             for i, d in enumerate(docs)
         ][: body.get("top_n") or None]
         usage = {"prompt_tokens": 6 * len(docs), "total_tokens": 6 * len(docs), "completion_tokens": 0}
-        return FakeResponse.json({"object": "list", "model": RERANK_MODEL, "data": data, "usage": usage})
+        return FakeResponse.json({"object": "list", "model": RERANK_MODEL, "results": data, "usage": usage})
 
     server.add("POST", f"{PREFIX}/rerank", rerank)
     return fake
