@@ -66,15 +66,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
         "rate_limit": fields.rate_limit(
             "By default, the amazonbedrock service sets the number of requests allowed per minute to 240."
         ),
-        "url": {
-            "type": "string",
-            "title": "URL",
-            "description": "Overrides the Bedrock runtime base URL "
-            "(https://bedrock-runtime.{region}.amazonaws.com) for private endpoints, proxies and tests. "
-            "Requests are still signed for the region above.",
-            "format": "uri",
-            "x-updatable": False,
-        },
+        "url": fields.url(
+            "Overrides the Bedrock runtime base URL (https://bedrock-runtime.{region}.amazonaws.com) "
+            "for private endpoints, proxies and tests. Requests are still signed for the region above."
+        ),
     },
     "required": ["provider", "model", "region"],
     "additionalProperties": False,

@@ -43,12 +43,7 @@ DEFAULT_URL = "https://api.anthropic.com"
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "model_id": {
-            "type": "string",
-            "title": "Model ID",
-            "description": "The name of the model to use for the inference task.",
-            "x-updatable": False,
-        },
+        "model_id": fields.model_id(),
         "rate_limit": fields.rate_limit(
             "By default, the anthropic service sets the number of requests allowed per minute to 50."
         ),
@@ -66,15 +61,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 
 AUTH_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "API Key for the provider you're connecting to.",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
-    },
+    "properties": {"api_key": fields.api_key()},
     "required": ["api_key"],
     "additionalProperties": False,
 }

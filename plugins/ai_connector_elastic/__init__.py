@@ -33,6 +33,7 @@ from ai_connector.plugin import (
     StreamInterruptedError,
     TaskType,
     TestResult,
+    fields,
     hookimpl,
     openai_kit,
     run_test,
@@ -60,12 +61,7 @@ __all__ = ["PROVIDER", "ai_connector_providers"]
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "model_id": {
-            "type": "string",
-            "title": "Model ID",
-            "description": "The name of the model to use for the inference task.",
-            "x-updatable": False,
-        },
+        "model_id": fields.model_id(),
         "max_input_tokens": {
             "type": "integer",
             "title": "Maximum Input Tokens",
@@ -98,14 +94,10 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 AUTH_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "An Elasticsearch API key (the encoded value) that overrides the host's "
-            "(AI_CONNECTOR_ELASTICSEARCH_API_KEY).",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
+        "api_key": fields.api_key(
+            "An Elasticsearch API key (the encoded value) that overrides the host's "
+            "(AI_CONNECTOR_ELASTICSEARCH_API_KEY)."
+        )
     },
     "additionalProperties": False,
 }

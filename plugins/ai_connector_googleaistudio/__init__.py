@@ -36,15 +36,7 @@ SETTINGS_SCHEMA = {
 
 AUTH_SCHEMA = {
     "type": "object",
-    "properties": {
-        "api_key": {
-            "type": "string",
-            "title": "API Key",
-            "description": "API Key for the provider you're connecting to.",
-            "x-sensitive": True,
-            "x-updatable": True,
-        }
-    },
+    "properties": {"api_key": fields.api_key()},
     "required": ["api_key"],
     "additionalProperties": False,
 }
