@@ -230,7 +230,8 @@ class OpenAICompatible:
         )
 
     async def _fallback_test(self, endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
-        return await default_test(self._calls())(endpoint, ctx)
+        calls: dict[TaskType | str, Any] = {t: c for t, c in self._calls().items()}
+        return await default_test(calls)(endpoint, ctx)
 
     def _calls(self) -> dict[TaskType, Any]:
         calls: dict[TaskType, Callable[..., Any] | None] = {

@@ -94,7 +94,7 @@ class HuggingFace(OpenAICompatible):
         answer = await self._post(endpoint, {"inputs": list(request.input)}, ctx)
         vectors = answer.get("embeddings") if isinstance(answer, Mapping) else answer
         try:
-            out = [[float(x) for x in v] for v in vectors]
+            out = [[float(x) for x in v] for v in vectors or ()]
         except (TypeError, ValueError):
             raise InvalidResponseError("the embeddings answer is not a list of vectors") from None
         if len(out) != len(request.input):
