@@ -11,8 +11,10 @@ Field facts are Elasticsearch's (each plugin's docstring names the ES class), se
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -558,3 +560,51 @@ async def test_a_vendors_own_stream_framing_streams_alike(
         {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
     ]
     assert chunks[-1].is_usage_only
+
+
+# -- through the host: saved, Save & test, run -----------------------------------------------------
+SUBACTIONS: dict[TaskType, tuple[str, dict[str, Any]]] = {
+    CHAT: ("unified_completion", {"body": {"messages": [{"role": "user", "content": "Say hello"}]}}),
+    COMPLETION: ("completion", {"input": "Say hello"}),
+    EMBED: ("text_embedding", {"input": "The sky", "inputType": "ingest"}),
+    SPARSE: ("sparse_embedding", {"input": "The sky"}),
+    RERANK: ("rerank", {"input": ["luke", "like", "leia"], "query": "star wars"}),
+}
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Any]:
+    from ai_connector.host.service import ConnectorService
+    from ai_connector.host.settings import HostSettings
+
+    settings = HostSettings.load(env={"AI_CONNECTOR_HOME": str(tmp_path / "home")})
+    svc = await ConnectorService.open(settings, registry=default_registry())
+    yield svc
+    await svc.aclose()
+
+
+@pytest.mark.parametrize(("provider_id", "task"), TASK_ROWS)
+async def test_saved_tested_and_run_through_the_host(
+    server: FakeServer, service: Any, provider_id: str, task: TaskType
+) -> None:
+    fake = fake_module(provider_id).FAKE(server, api_key=CANARY)
+    config, secrets = fake.connector(task.value)
+    body = {
+        "name": f"{provider_id} {task.value}",
+        "connector_type_id": ".inference",
+        "config": {
+            "provider": provider_id,
+            "taskType": task.value,
+            "inferenceId": "e1",
+            "providerConfig": config,
+        },
+        "secrets": {"providerSecrets": secrets},
+    }
+    created = await service.create(body, connector_id="c1")
+    assert created["is_missing_secrets"] is False and CANARY not in json.dumps(created)
+    result = await service.test("c1")
+    assert result.ok, result.message
+    subaction, params = SUBACTIONS[task]
+    answer = await service.execute("c1", subaction, params)
+    assert answer["status"] == "ok", answer
+    assert answer["data"] and CANARY not in json.dumps(answer)
