@@ -29,7 +29,10 @@ __all__ = [
     "ProviderServerError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "RedirectError",
+    "ResponseTooLargeError",
     "StreamInterruptedError",
+    "StreamTimeoutError",
     "UnknownProviderError",
     "UnreachableError",
     "UnsupportedTaskError",
@@ -234,6 +237,25 @@ class StreamInterruptedError(ProviderError):
     """A stream broke off or carried an error event after it had started; never retried."""
 
     kind = FailureKind.PROVIDER_ERROR
+
+
+class RedirectError(ProviderError):
+    """A redirect the host does not follow (to another origin, one that would drop the method or
+    body, a loop, too many hops); never retried. `code` says which; the message names the refused
+    origin only, never its path, query or credentials."""
+
+    kind = FailureKind.INVALID_RESPONSE
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """An answer (a body, an aggregated stream, an SSE line or event) went past the host's cap."""
+
+
+class StreamTimeoutError(ProviderTimeoutError):
+    """A stream went silent too long between events, or outlived the host's total stream duration;
+    never retried (the caller may already have seen part of it)."""
+
+    default_retryable = False
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:

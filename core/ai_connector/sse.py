@@ -2,6 +2,11 @@
 
 LF, CRLF and CR line ends; `:` comment lines ignored; several `data:` lines joined by `\\n`; a blank
 line dispatches; an event cut off by the end of the stream is dropped, as the spec says.
+
+Linear in the stream's length however it is split: a line still without its end is kept as a list
+of parts and joined once, when its end arrives. A line longer than `max_line` or an event whose data
+passes `max_event` (characters) raises ResponseTooLargeError naming the limit, so one upstream can
+neither grow the host's memory nor hold the event loop.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ import codecs
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from ai_connector.errors import ResponseTooLargeError
 
 __all__ = ["SSEDecoder", "ServerSentEvent", "aiter_sse"]
 
@@ -24,21 +32,47 @@ class ServerSentEvent:
     retry: int | None = None
 
 
+DEFAULT_MAX_LINE = 4 * 1024 * 1024
+DEFAULT_MAX_EVENT = 8 * 1024 * 1024
+
+
 class SSEDecoder:
-    """Incremental decoder: feed text, get the events completed so far."""
+    """Incremental decoder: feed text, get the events completed so far (see the module docstring)."""
 
-    __slots__ = ("_data", "_event", "_id", "_pending", "_retry")
+    __slots__ = ("_data", "_event", "_id", "_max_event", "_max_line", "_parts", "_pending", "_retry", "_size")
 
-    def __init__(self) -> None:
-        self._pending = ""
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE, max_event: int = DEFAULT_MAX_EVENT) -> None:
+        self._max_line = max_line
+        self._max_event = max_event
+        self._parts: list[str] = []  # the unfinished line, in the pieces it arrived in
+        self._pending = 0  # its length
         self._data: list[str] = []
+        self._size = 0  # characters in _data
         self._event: str | None = None
         self._id: str | None = None
         self._retry: int | None = None
 
+    def _too_large(self, what: str, limit: int, setting: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"the stream sent {what} longer than the host's limit of {limit} characters ({setting})"
+        )
+
     def feed(self, text: str) -> list[ServerSentEvent]:
         """Decode more of the stream; the events whose blank line has arrived (a list, maybe empty)."""
-        buf = self._pending + text if self._pending else text
+        if "\n" not in text and "\r" not in text:  # the middle of a line: keep it for later
+            if text:
+                self._parts.append(text)
+                self._pending += len(text)
+                if self._pending > self._max_line:
+                    raise self._too_large("a line", self._max_line, "max_sse_line_bytes")
+            return []
+        parts = self._parts
+        if parts:
+            parts.append(text)
+            buf = "".join(parts)
+            parts.clear()
+        else:
+            buf = text
         # A CR at the very end may be the first half of CRLF: keep it for the next feed.
         tail = ""
         if buf.endswith("\r"):
@@ -46,7 +80,12 @@ class SSEDecoder:
         if "\r" in buf:
             buf = buf.replace("\r\n", "\n").replace("\r", "\n")
         lines = buf.split("\n")
-        self._pending = lines.pop() + tail
+        rest = lines.pop() + tail
+        if rest:
+            parts.append(rest)
+        self._pending = len(rest)
+        if self._pending > self._max_line:
+            raise self._too_large("a line", self._max_line, "max_sse_line_bytes")
         out: list[ServerSentEvent] = []
         for line in lines:
             if not line:  # a blank line dispatches the event (handled inline: it is every other line)
@@ -54,13 +93,20 @@ class SSEDecoder:
                     data = "\n".join(self._data)
                     out.append(ServerSentEvent(data, self._event or "message", self._id, self._retry))
                     self._data = []
+                    self._size = 0
                     self._retry = None
                 self._event = None  # the spec dispatches nothing for an event without data lines
             elif line.startswith("data:"):  # the common field, handled inline
-                self._data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+                self._add_data(line[6:] if line.startswith(" ", 5) else line[5:])
             else:
                 self._line(line)
         return out
+
+    def _add_data(self, value: str) -> None:
+        self._size += len(value) + 1
+        if self._size > self._max_event:
+            raise self._too_large("an event", self._max_event, "max_sse_event_bytes")
+        self._data.append(value)
 
     def _line(self, line: str) -> None:
         """A non-blank line other than `data:`."""
@@ -70,7 +116,7 @@ class SSEDecoder:
         if sep and value.startswith(" "):
             value = value[1:]
         if name == "data":
-            self._data.append(value)
+            self._add_data(value)
         elif name == "event":
             self._event = value
         elif name == "id":
@@ -89,9 +135,10 @@ class _EventStream:
     __slots__ = ("_chunks", "_decode", "_done", "_ready", "_sse")
 
     def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        limits: Any = getattr(chunks, "sse_limits", None)  # the host's caps, from `ctx.iter_bytes()`
         self._chunks = chunks.__aiter__()
         self._decode = codecs.getincrementaldecoder("utf-8")(errors="replace").decode
-        self._sse = SSEDecoder()
+        self._sse = SSEDecoder(*limits) if limits else SSEDecoder()
         self._ready: deque[ServerSentEvent] = deque()
         self._done = False
 
@@ -122,7 +169,8 @@ class _EventStream:
 
 
 def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSentEvent]:
-    """Events from an async byte stream (e.g. `ctx.iter_bytes(response)`), decoded as UTF-8."""
+    """Events from an async byte stream (e.g. `ctx.iter_bytes(response)`, whose context's SSE line
+    and event caps apply), decoded as UTF-8."""
     return _EventStream(chunks)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ai_connector.errors import ResponseTooLargeError
 from ai_connector.runtime.errors import TokenLimitReachedError
 from ai_connector.types import ChatChunk, Usage
 
@@ -29,11 +30,13 @@ class ChatAggregator:
 
     __slots__ = (
         "_content",
+        "_size",
         "_tools",
         "created",
         "finish_reason",
         "id",
         "length_reached",
+        "max_size",
         "max_tokens",
         "model",
         "provider",
@@ -48,8 +51,11 @@ class ChatAggregator:
         created: int,
         max_tokens: int | None = None,
         provider: str | None = None,
+        max_size: int | None = None,
     ) -> None:
         self.id = id
+        self.max_size = max_size  # characters of content and tool calls at most (None: no cap)
+        self._size = 0
         self.model = model
         self.created = created
         self.max_tokens = max_tokens
@@ -68,7 +74,9 @@ class ChatAggregator:
             self.model = chunk.model
         if chunk.content:
             self._content.append(chunk.content)
+            self._grow(len(chunk.content))
         for delta in chunk.tool_calls:
+            self._grow(len(delta.id or "") + len(delta.name or "") + len(delta.arguments or ""))
             call = self._tools.get(delta.index)
             if call is None:
                 call = self._tools[delta.index] = {
@@ -88,6 +96,15 @@ class ChatAggregator:
             self.finish_reason = chunk.finish_reason
             if chunk.finish_reason == "length":
                 self.length_reached = True
+
+    def _grow(self, size: int) -> None:
+        self._size += size
+        if self.max_size is not None and self._size > self.max_size:
+            raise ResponseTooLargeError(
+                f"{self.provider}: the aggregated answer exceeds the host's limit of {self.max_size} "
+                "characters (max_aggregated_bytes)",
+                provider=self.provider,
+            )
 
     def token_limit_error(self) -> TokenLimitReachedError:
         """The error Kibana raises for `finish_reason: "length"`, with the figures known so far."""

@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ai_connector.context import CallContext
+from ai_connector.context import CallContext, transport_error
 from ai_connector.errors import (
     AIConnectorError,
     HostNotAllowedError,
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
-    UnreachableError,
 )
 from ai_connector.http import build_client
 from ai_connector.redaction import RedactingLogger, Redactor
@@ -35,6 +34,7 @@ from ai_connector.runtime.settings import RuntimeSettings
 from ai_connector.runtime.subactions import STREAM_SUB_ACTION, parse_params, sub_action
 from ai_connector.runtime.tokens import check_context_window
 from ai_connector.runtime.transport import resolve
+from ai_connector.runtime.watchdog import StreamWatchdog
 from ai_connector.types import (
     ChatChunk,
     ChatRequest,
@@ -84,12 +84,6 @@ async def _first_chunk(
         await _aclose(chunks)
         raise
     return first, chunks
-
-
-def _expire(task: asyncio.Task[Any], expired: list[bool]) -> None:
-    """`_guarded`'s timer: the call's time is up."""
-    expired[0] = True
-    task.cancel()
 
 
 async def _aclose(chunks: AsyncIterator[Any]) -> None:
@@ -153,6 +147,7 @@ class Runtime:
             transport=self.transport,
             timeout=self._timeout(self.settings.timeout),
             max_connections=self.settings.max_connections,
+            max_connections_per_host=self.settings.max_connections_per_host,
         )
         self.retry_policy = RetryPolicy(
             max_attempts=self.settings.max_attempts, max_retry_wait=self.settings.max_retry_wait
@@ -228,6 +223,8 @@ class Runtime:
             prepared.redactor,
             prepared.host_settings,
             prepared.logger,
+            self.settings.max_sse_line_bytes,
+            self.settings.max_sse_event_bytes,
         )
 
     # -- public calls -------------------------------------------------------------------------------
@@ -256,6 +253,7 @@ class Runtime:
             check_context_window(request, connector.context_window_length)
             return await self._guarded(ctx, budget, self._complete_chat(prepared, request, ctx, budget))
         call = connector.provider.call_for(spec.task_type)
+        assert call is not None  # sub_action() checked it
         result = await self._guarded(
             ctx, budget, self._attempts(prepared, ctx, budget, call, prepared.endpoint, request, ctx)
         )
@@ -288,10 +286,12 @@ class Runtime:
             )
 
         prepared = self._prepared(connector)
+        routine = provider.test
+        assert routine is not None  # Provider.__post_init__ always sets it
         try:
             async with asyncio.timeout(budget) as scope:
                 await self.rate_limiter.acquire(prepared.rate_key, prepared.rpm, budget)
-                result = await provider.test(prepared.endpoint, ctx)
+                result = await routine(prepared.endpoint, ctx)
         except TimeoutError:
             if not scope.expired():
                 raise
@@ -370,49 +370,26 @@ class Runtime:
             url = str(exc.request.url)
         except RuntimeError:
             url = "the provider"
-        if isinstance(exc, httpx.TimeoutException):
-            return ProviderTimeoutError(
-                ctx.redact(f"{ctx.provider_id}: no answer from {url.split('?', 1)[0]} within the timeout"),
-                provider=ctx.provider_id,
-            )
-        return UnreachableError(
-            ctx.redact(f"{ctx.provider_id}: could not reach {url.split('?', 1)[0]}: {exc}"),
-            provider=ctx.provider_id,
-        )
+        return transport_error(exc, url, ctx.provider_id, ctx.redact)
 
     async def _guarded(self, ctx: CallContext, budget: float, work: Awaitable[T]) -> T:
-        """Await `work` within `budget` seconds; every error leaves typed and redacted.
-
-        The deadline works as `asyncio.timeout(budget)` does (a timer that cancels this task; the
-        cancellation it caused becomes the timeout, one from elsewhere stays a cancellation), with
-        one timer handle instead of a context-manager object and its state machine.
+        """Await `work` within `budget` seconds (`asyncio.timeout`); every error leaves typed and
+        redacted. A TimeoutError of the work's own is not this call's deadline and is re-raised.
         The replacement error is raised outside the `except` block so that it does not carry the
         original (unredacted) one as its `__context__`.
         """
         out: BaseException
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("Runtime calls must run inside an asyncio task")
-        loop = task.get_loop()
-        expired = [False]
-        cancelling = task.cancelling()
-        handle = loop.call_at(loop.time() + budget, _expire, task, expired)
-        timed_out = False
         try:
-            try:
+            async with asyncio.timeout(budget) as scope:
                 return await work
-            finally:
-                handle.cancel()
-                if expired[0]:  # our timer cancelled the task: take that cancellation back
-                    timed_out = task.uncancel() <= cancelling
-        except asyncio.CancelledError:
-            if not timed_out:
+        except TimeoutError:
+            if not scope.expired():
                 raise
             out = ProviderTimeoutError(
                 f"{ctx.provider_id}: no answer within {budget:g} seconds", provider=ctx.provider_id
             )
-        except (TimeoutError, KeyboardInterrupt, SystemExit):
-            raise  # a TimeoutError of the work's own is not this call's deadline
+        except (KeyboardInterrupt, SystemExit):
+            raise
         except Exception as exc:
             out = self._error_out(exc, ctx)
             if out is exc:
@@ -469,6 +446,11 @@ class Runtime:
         endpoint = prepared.endpoint
         return await self._attempts(prepared, ctx, budget, _first_chunk, call, endpoint, request, ctx)
 
+    def _watchdog(self, ctx: CallContext) -> StreamWatchdog:
+        """The idle and total clocks of a stream that has started (see `runtime.watchdog`)."""
+        settings = self.settings
+        return StreamWatchdog(settings.stream_idle_timeout, settings.max_stream_duration, ctx.provider_id)
+
     @staticmethod
     def _stream_identity(prepared: _Prepared, request: ChatRequest) -> tuple[str, str, int]:
         """(id, model, created) for the chunks of one stream: a fresh `chatcmpl-` id, the request's
@@ -486,18 +468,21 @@ class Runtime:
             created=created,
             max_tokens=request.max_tokens,
             provider=ctx.provider_id,
+            max_size=self.settings.max_aggregated_bytes,
         )
         first, chunks = await self._open_chat(prepared, request, ctx, budget)
+        watchdog = self._watchdog(ctx)
         try:
             if first is not None:
                 aggregator.add(first)
-                async for chunk in chunks:
+                while (chunk := await watchdog.next(chunks)) is not None:
                     aggregator.add(chunk)
         except ProviderError:
             if aggregator.length_reached:  # Kibana stops at the `length` chunk: that error comes first
                 raise aggregator.token_limit_error() from None
             raise
         finally:
+            watchdog.close()
             await _aclose(chunks)
         return aggregator.result()
 
@@ -519,15 +504,17 @@ class Runtime:
         ctx = self._context(prepared, budget)
         stream_id, model, created = self._stream_identity(prepared, request)
         first, chunks = await self._guarded(ctx, budget, self._open_chat(prepared, request, ctx, budget))
+        watchdog: StreamWatchdog | None = None
         try:
             if first is None:
                 return
             yield first.to_openai(id=stream_id, model=model, created=created)
+            watchdog = self._watchdog(ctx)
             while True:
                 try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    return
+                    chunk = await watchdog.next(chunks)
+                    if chunk is None:
+                        return
                 except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                     raise
                 except Exception as exc:
@@ -539,4 +526,6 @@ class Runtime:
                     continue
                 raise out  # outside the except block: no unredacted __context__
         finally:
+            if watchdog is not None:
+                watchdog.close()
             await _aclose(chunks)

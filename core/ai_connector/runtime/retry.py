@@ -49,7 +49,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, random: Callable[[], float]) -> float:
         """Full-jitter exponential backoff after failed attempt number `attempt` (1-based)."""
-        return random() * min(self.max_delay, self.initial_delay * (2 ** (attempt - 1)))
+        return random() * min(self.max_delay, self.initial_delay * (2.0 ** (attempt - 1)))
 
     def delay_after(self, error: BaseException, attempt: int, random: Callable[[], float]) -> float | None:
         """Seconds to wait before the next attempt, or None when there must be no next attempt."""

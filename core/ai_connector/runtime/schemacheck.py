@@ -4,7 +4,8 @@ jsonschema's validator costs about 100 us for a chat request's params; most para
 runtime first asks this checker, and runs jsonschema (for its precise, collected error messages) only
 when the answer is no. The checker understands the keywords the sub-action schemas use (`type`,
 `properties`, `required`, `additionalProperties`, `items`, `minItems`, `maxItems`, `minLength`,
-`maxLength`, `minimum`, `maximum`) with jsonschema's Draft 2020-12 semantics; `compile_check` returns
+`maxLength`, `minimum`, `maximum`) with jsonschema's Draft 2020-12 semantics, and also says no to a
+string or key holding a lone surrogate (no UTF-8 body can carry it); `compile_check` returns
 None for a schema that uses any other keyword, and the caller then always uses jsonschema. A test
 compares both on generated values.
 """
@@ -12,10 +13,11 @@ compares both on generated values.
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["compile_check"]
+__all__ = ["compile_check", "lone_surrogate_path"]
 
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description", "default", "examples"})
 _CHECKED = frozenset(
@@ -71,6 +73,21 @@ def _never(value: Any) -> bool:
     return False
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    """Whether `text` holds a lone surrogate: ASCII is a flag check, other text one UTF-8 encode
+    (C speed, much faster than a regex scan of non-ASCII text)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _compile(schema: Any) -> Callable[[Any], bool]:
     """The check of `schema` as a closure (keywords looked up once, absent checks left out): `type`
     first, then the keywords of the value's own kind, with Draft 2020-12 semantics."""
@@ -102,6 +119,8 @@ def _compile(schema: Any) -> Callable[[Any], bool]:
                 if name not in value:
                     return False
             for key, item in value.items():
+                if isinstance(key, str) and not key.isascii() and _has_surrogate(key):
+                    return False
                 sub = props.get(key)
                 if sub is not None:
                     if not sub(item):
@@ -118,6 +137,8 @@ def _compile(schema: Any) -> Callable[[Any], bool]:
         elif isinstance(value, str):
             if len(value) < min_length or (max_length is not None and len(value) > max_length):
                 return False
+            if not value.isascii() and _has_surrogate(value):
+                return False  # no request body can carry it: let the caller explain
         elif _is_number(value):
             if has_minimum and value < minimum:
                 return False
@@ -136,3 +157,25 @@ def compile_check(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
         return _compile(schema)
     except KeyError:  # a `type` this checker does not know
         return None
+
+
+def lone_surrogate_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) in `value` holding a lone surrogate, which
+    no UTF-8 request body can carry; None when there is none."""
+    if isinstance(value, str):
+        return path if _has_surrogate(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            if _has_surrogate(name):  # the key itself (shown with U+FFFD: the path must be encodable)
+                name = _SURROGATE.sub("\ufffd", name)
+                return f"{path}.{name}" if path else name
+            found = lone_surrogate_path(item, f"{path}.{name}" if path else name)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = lone_surrogate_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None

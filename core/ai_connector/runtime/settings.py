@@ -27,6 +27,16 @@ class RuntimeSettings:
       secret-looking keys are redacted from every error.
     - `connect_timeout`: seconds to open a connection (never more than `timeout`).
     - `max_connections`: size of the shared connection pool.
+    - `max_connections_per_host`: connections to one host at most (below the pool's size, so hung
+      connections to one service cannot starve the others; ES's per-route default is 20).
+    - `max_aggregated_bytes`: cap on a `unified_completion` answer aggregated from its stream
+      (content and tool-call arguments, in characters); Elasticsearch caps inference responses
+      at 50 MB.
+    - `max_sse_line_bytes`, `max_sse_event_bytes`: the longest SSE line and event the host buffers.
+    - `stream_idle_timeout`: seconds a started stream may go without an event (comments and
+      keep-alives do not count).
+    - `max_stream_duration`: seconds a stream may last in all, as Kibana's inference streams are
+      bounded by `MAX_STREAM_DURATION_MS`.
     """
 
     timeout: float = 120.0
@@ -38,6 +48,12 @@ class RuntimeSettings:
     provider_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     connect_timeout: float = 10.0
     max_connections: int = 100
+    max_connections_per_host: int = 20
+    max_aggregated_bytes: int = 50 * 1024 * 1024
+    max_sse_line_bytes: int = 4 * 1024 * 1024
+    max_sse_event_bytes: int = 8 * 1024 * 1024
+    stream_idle_timeout: float = 120.0
+    max_stream_duration: float = 600.0
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -48,4 +64,11 @@ class RuntimeSettings:
             raise ValueError("max_retry_wait must not be negative")
         if self.max_response_bytes < 1:
             raise ValueError("max_response_bytes must be positive")
+        for name in ("max_aggregated_bytes", "max_sse_line_bytes", "max_sse_event_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive")
+        if self.stream_idle_timeout <= 0 or self.max_stream_duration <= 0:
+            raise ValueError("stream_idle_timeout and max_stream_duration must be positive")
+        if not 1 <= self.max_connections_per_host <= self.max_connections:
+            raise ValueError("max_connections_per_host must be between 1 and max_connections")
         object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))

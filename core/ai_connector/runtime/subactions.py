@@ -26,8 +26,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from ai_connector.errors import ConfigValidationError, UnsupportedTaskError
-from ai_connector.runtime.schemacheck import compile_check
+from ai_connector.errors import ConfigValidationError, FieldError, UnsupportedTaskError
+from ai_connector.runtime.schemacheck import compile_check, lone_surrogate_path
 from ai_connector.types import (
     ChatRequest,
     CompletionRequest,
@@ -163,7 +163,8 @@ def default_sub_action(task_type: TaskType | str) -> str:
 def params_schema(name: str) -> dict[str, Any]:
     """The JSON Schema of sub-action `name`'s params (`schemas/subactions/<name>.json`)."""
     path = resources.files("ai_connector").joinpath("schemas", "subactions", f"{name}.json")
-    return json.loads(path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 @functools.cache
@@ -211,4 +212,11 @@ def parse_params(spec: SubAction, params: Any) -> Any:
         errors = schema_errors(_validator(spec.name), params)
         if errors:
             raise ConfigValidationError(errors, what=f"{spec.name} params")
+        where = lone_surrogate_path(params)  # the quick check refuses these too: say where
+        if where is not None:  # it would otherwise fail only when the body is encoded
+            field = where.rsplit(".", 1)[-1].split("[", 1)[0]
+            message = "contains a lone surrogate (invalid Unicode), which no request body can carry"
+            raise ConfigValidationError(
+                [FieldError(where, field, field, message)], what=f"{spec.name} params"
+            )
     return spec.to_request(params)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -36,6 +37,7 @@ __all__ = [
     "TRANSPORTS",
     "TRANSPORT_ENV",
     "AiohttpTransport",
+    "PerHostLimit",
     "make_transport",
     "resolve",
 ]
@@ -60,13 +62,80 @@ def resolve(name: str | None) -> str:
     return choice
 
 
-def make_transport(name: str | None = "auto", *, max_connections: int = 100) -> httpx.AsyncBaseTransport:
-    """A fresh transport of the kind `name` resolves to."""
+def make_transport(
+    name: str | None = "auto", *, max_connections: int = 100, max_connections_per_host: int | None = None
+) -> httpx.AsyncBaseTransport:
+    """A fresh transport of the kind `name` resolves to. `max_connections_per_host` caps one host's
+    share of the pool (aiohttp's `limit_per_host`; PerHostLimit around httpx's, which has none)."""
     if resolve(name) == "aiohttp":
-        return AiohttpTransport(max_connections=max_connections)
-    return httpx.AsyncHTTPTransport(
+        return AiohttpTransport(
+            max_connections=max_connections, max_connections_per_host=max_connections_per_host
+        )
+    inner = httpx.AsyncHTTPTransport(
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     )
+    return PerHostLimit(inner, max_connections_per_host) if max_connections_per_host else inner
+
+
+class _Releasing(httpx.AsyncByteStream):
+    """A response body that gives its host's slot back once, when it is closed."""
+
+    __slots__ = ("_inner", "_release")
+
+    def __init__(self, inner: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release: Callable[[], None] | None = release
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inner.__aiter__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+class PerHostLimit(httpx.AsyncBaseTransport):
+    """At most `limit` requests in flight per origin over a transport whose pool has no per-host
+    cap (httpx's own): a slot is taken before the request and given back when its body is closed;
+    waiting longer than the request's pool timeout is httpx's PoolTimeout."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limit: int) -> None:
+        self.inner = inner
+        self.limit = limit
+        self._slots: dict[tuple[bytes, str, int | None], asyncio.Semaphore] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Wait for a slot of the request's origin, then send it through the wrapped transport."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # semaphores belong to one loop
+            self._loop, self._slots = loop, {}
+        url = request.url
+        key = (url.raw_scheme, url.host, url.port)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = asyncio.Semaphore(self.limit)
+        try:
+            async with asyncio.timeout((request.extensions.get("timeout") or {}).get("pool")):
+                await slot.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout("no connection to this host came free in time", request=request) from None
+        try:
+            response = await self.inner.handle_async_request(request)
+        except BaseException:
+            slot.release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Releasing(response.stream, slot.release)
+        return response
+
+    async def aclose(self) -> None:
+        """Close the wrapped transport."""
+        await self.inner.aclose()
 
 
 def _request_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -137,8 +206,15 @@ class _AiohttpBody(httpx.AsyncByteStream):
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx's transport interface over a pooled aiohttp session (see the module docstring)."""
 
-    def __init__(self, *, max_connections: int = 100, keepalive_expiry: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        max_connections_per_host: int | None = None,
+        keepalive_expiry: float = 15.0,
+    ) -> None:
         self.max_connections = max_connections
+        self.max_connections_per_host = max_connections_per_host or 0  # aiohttp's 0: no per-host cap
         self.keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,7 +230,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._ssl = httpx.create_ssl_context()
         connector = aiohttp.TCPConnector(
             limit=self.max_connections,
-            limit_per_host=0,
+            limit_per_host=self.max_connections_per_host,
             ssl=self._ssl,
             keepalive_timeout=self.keepalive_expiry,
         )
@@ -210,7 +286,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers=response.raw_headers,
             stream=_AiohttpBody(response, request),
             extensions={
-                "http_version": _HTTP_VERSIONS.get(version)
+                "http_version": (_HTTP_VERSIONS.get(version) if version else None)
                 or (f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1"),
                 "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
             },
