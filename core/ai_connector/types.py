@@ -302,6 +302,7 @@ class TestResult:
 TestFn = Callable[[InferenceEndpoint, "CallContext"], Awaitable[TestResult]]
 ChatStreamFn = Callable[[InferenceEndpoint, ChatRequest, "CallContext"], AsyncIterator[ChatChunk]]
 CompletionFn = Callable[[InferenceEndpoint, CompletionRequest, "CallContext"], Awaitable[list[str]]]
+CompletionStreamFn = Callable[[InferenceEndpoint, CompletionRequest, "CallContext"], AsyncIterator[ChatChunk]]
 EmbeddingFn = Callable[[InferenceEndpoint, EmbeddingRequest, "CallContext"], Awaitable[list[list[float]]]]
 SparseEmbeddingFn = Callable[
     [InferenceEndpoint, SparseEmbeddingRequest, "CallContext"], Awaitable[list[dict[str, float]]]
@@ -372,6 +373,9 @@ class Provider:
     test: TestFn | None = None  # type: ignore[assignment]  # always set after __post_init__
     chat_completion_stream: ChatStreamFn | None = None
     completion: CompletionFn | None = None
+    completion_stream: CompletionStreamFn | None = None
+    """ES's streamed completion (`_inference/completion/{id}/_stream`), for a service that streams
+    its completion task; optional, and no sub-action uses it (Kibana's `completion` is one piece)."""
     text_embedding: EmbeddingFn | None = None
     sparse_embedding: SparseEmbeddingFn | None = None
     rerank: RerankFn | None = None
@@ -436,8 +440,8 @@ class Provider:
         caller = Caller(self.id, self.parse_error)
         for name in _BOUND_CALLS:
             object.__setattr__(self, name, bind(getattr(self, name), caller))
-        chat = bind(self.chat_completion_stream, caller, stream=True)
-        object.__setattr__(self, "chat_completion_stream", chat)
+        for name in ("chat_completion_stream", "completion_stream"):
+            object.__setattr__(self, name, bind(getattr(self, name), caller, stream=True))
 
     def call_for(self, task_type: TaskType | str) -> Callable[..., Any] | None:
         """The inference call that serves `task_type`, or None when the provider lacks it."""

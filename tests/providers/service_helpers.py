@@ -1,0 +1,94 @@
+"""What the tests of the single-purpose services (Cohere, Jina AI, Voyage AI, Contextual AI) share:
+an endpoint aimed at a fake, a call context that knows the secret, and one call per task type with
+Kibana's default input."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+from ai_connector.context import CallContext
+from ai_connector.http import build_client
+from ai_connector.plugin import (
+    CompletionRequest,
+    EmbeddingRequest,
+    InferenceEndpoint,
+    Provider,
+    RerankRequest,
+    TaskType,
+)
+from ai_connector.redaction import Redactor
+from ai_connector.testing import FakeServer
+from ai_connector.testing.contract import ProviderContract
+from ai_connector.types import Secrets
+
+# Kibana's default test inputs (stack_connectors public/connector_types/inference/constants.tsx).
+KIBANA_INPUTS: Mapping[TaskType, Any] = {
+    TaskType.COMPLETION: CompletionRequest(input="What is Elastic?"),
+    TaskType.TEXT_EMBEDDING: EmbeddingRequest(
+        input=("The sky above the port was the color of television tuned to a dead channel.",),
+        input_type="ingest",
+    ),
+    TaskType.RERANK: RerankRequest(
+        input=("luke", "like", "leia", "chewy", "r2d2", "star", "wars"), query="star wars main character"
+    ),
+}
+
+
+def make_endpoint(
+    task: TaskType,
+    settings: Mapping[str, Any],
+    *,
+    secret: str | None,
+    task_settings: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> InferenceEndpoint:
+    """A resolved connector of `task` with these settings and, unless None, `secret` as its api_key."""
+    return InferenceEndpoint(
+        inference_id=f"test-{task.value}",
+        task_type=task,
+        settings=dict(settings),
+        secrets=Secrets({"api_key": secret} if secret else {}),
+        task_settings=dict(task_settings or {}),
+        headers=dict(headers or {}),
+    )
+
+
+@asynccontextmanager
+async def call_context(provider_id: str, *secrets: str) -> AsyncIterator[CallContext]:
+    """A CallContext on a fresh host client that redacts `secrets`."""
+    async with build_client() as client:
+        yield CallContext(client=client, provider_id=provider_id, redactor=Redactor(list(secrets)))
+
+
+async def call_task(provider: Provider, endpoint: InferenceEndpoint, request: Any = None) -> Any:
+    """Run the provider's call for the endpoint's task type (Kibana's default input unless given),
+    redacting the endpoint's secrets as the host does."""
+    call = provider.call_for(endpoint.task_type)
+    assert call is not None
+    async with call_context(provider.id, *endpoint.secrets.values_for_redaction()) as ctx:
+        return await call(endpoint, request or KIBANA_INPUTS[endpoint.task_type], ctx)
+
+
+def assert_no_secret(secret: str, *texts: Any) -> None:
+    """None of `texts` (messages, reprs, logs) contains `secret`."""
+    for text in texts:
+        assert secret not in str(text), "the secret leaked"
+
+
+def contract_for(provider_id: str, testing: ModuleType) -> type[ProviderContract]:
+    """The contract kit for a provider whose `testing` module has `connector()` and
+    `error_response(401)` (the vendor's answer to a refused key)."""
+
+    class Contract(ProviderContract):
+        def connector_settings(self, base_url: str, task_type: TaskType) -> tuple[dict, dict]:
+            return testing.connector(base_url, task_type.value, secret=self.canary)
+
+        def serve_rejected_credentials(self, server: FakeServer) -> None:
+            server.add("*", "/.*", testing.error_response(401))
+
+    Contract.provider_id = provider_id
+    Contract.fake = testing.FAKE
+    return Contract

@@ -1,0 +1,148 @@
+"""The error-kind table: for every provider listed, on every task type it has, each kind of failure
+its vendor answers with becomes the same typed error (credentials, model not found, rate limit with
+its retry hint, spent quota, server error, and an error in the middle of a stream).
+
+Each row is the vendor's own answer, from the provider's reusable fake (`ai_connector_<id>.testing`).
+A provider whose vendor documents no separate answer for a kind has no row for it (noted below).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from service_helpers import assert_no_secret, call_context, call_task, make_endpoint
+
+from ai_connector.manager import default_registry
+from ai_connector.plugin import (
+    AuthenticationError,
+    CompletionRequest,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderServerError,
+    RateLimitError,
+    StreamInterruptedError,
+    TaskType,
+)
+from ai_connector.testing import FakeResponse, FakeServer
+from ai_connector.types import FailureKind
+from ai_connector_cohere import testing as cohere_fake
+from ai_connector_contextualai import testing as contextual_fake
+from ai_connector_jinaai import testing as jina_fake
+from ai_connector_voyageai import testing as voyage_fake
+
+CANARY = "canary-error-kinds-5d83a1"
+RETRY_AFTER = 7
+
+# kind -> (error class, failure kind, retryable, retry_after)
+EXPECTED: dict[str, tuple[type[ProviderError], FailureKind, bool, float | None]] = {
+    "credentials": (AuthenticationError, FailureKind.CREDENTIALS, False, None),
+    "model_not_found": (ModelNotFoundError, FailureKind.MODEL_NOT_FOUND, False, None),
+    "rate_limit": (RateLimitError, FailureKind.RATE_LIMITED, True, float(RETRY_AFTER)),
+    "quota": (RateLimitError, FailureKind.RATE_LIMITED, False, None),
+    "server_error": (ProviderServerError, FailureKind.PROVIDER_ERROR, True, None),
+}
+
+# provider -> kind -> the vendor's answer. Voyage AI and Contextual AI document no quota answer of
+# their own (a spent allowance shows as their rate limit), so they have no quota row.
+ANSWERS: dict[str, dict[str, Callable[[], FakeResponse]]] = {
+    "cohere": {
+        "credentials": lambda: cohere_fake.error_response(401),
+        "model_not_found": lambda: cohere_fake.error_response(
+            404,
+            "model 'x' not found, make sure the correct model ID was used and that you have access "
+            "to the model.",
+        ),
+        "rate_limit": lambda: cohere_fake.error_response(429, retry_after=RETRY_AFTER),
+        "quota": lambda: cohere_fake.error_response(402),
+        "server_error": lambda: cohere_fake.error_response(500),
+    },
+    "jinaai": {
+        "credentials": lambda: jina_fake.error_response(401),
+        "model_not_found": lambda: jina_fake.validation_error(
+            "model", "Input should be 'jina-embeddings-v3'", "x"
+        ),
+        "rate_limit": lambda: jina_fake.error_response(429, retry_after=RETRY_AFTER),
+        "quota": lambda: jina_fake.error_response(402),
+        "server_error": lambda: jina_fake.error_response(503),
+    },
+    "voyageai": {
+        "credentials": lambda: voyage_fake.error_response(401),
+        "model_not_found": lambda: voyage_fake.error_response(
+            400, "Model x is not supported. Supported models are []."
+        ),
+        "rate_limit": lambda: voyage_fake.error_response(429, retry_after=RETRY_AFTER),
+        "server_error": lambda: voyage_fake.error_response(500),
+    },
+    "contextualai": {
+        "credentials": lambda: contextual_fake.error_response(401),
+        "model_not_found": lambda: contextual_fake.error_response(400, "Invalid model: x"),
+        "rate_limit": lambda: contextual_fake.error_response(429, retry_after=RETRY_AFTER),
+        "server_error": lambda: contextual_fake.error_response(500, empty=True),
+    },
+}
+
+ROWS = [
+    pytest.param(provider_id, task, kind, id=f"{provider_id}-{task.value}-{kind}")
+    for provider_id, kinds in ANSWERS.items()
+    for task in sorted(default_registry().get(provider_id).task_types)
+    for kind in kinds
+]
+
+
+def settings_for(provider_id: str, url: str, task: TaskType) -> dict[str, Any]:
+    testing = importlib.import_module(f"ai_connector_{provider_id}.testing")
+    config, _ = testing.connector(url, task.value, secret=CANARY)
+    return config
+
+
+@pytest.mark.parametrize(("provider_id", "task", "kind"), ROWS)
+async def test_each_error_kind_is_typed_alike(
+    server: FakeServer, caplog: pytest.LogCaptureFixture, provider_id: str, task: TaskType, kind: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.add("POST", "/.*", ANSWERS[provider_id][kind]())
+    provider = default_registry().get(provider_id)
+    endpoint = make_endpoint(task, settings_for(provider_id, server.url, task), secret=CANARY)
+    with pytest.raises(ProviderError) as info:
+        await call_task(provider, endpoint)
+    cls, failure, retryable, retry_after = EXPECTED[kind]
+    err = info.value
+    assert type(err) is cls and err.kind is failure
+    assert (err.retryable, err.retry_after, err.provider) == (retryable, retry_after, provider_id)
+    assert err.provider_message and err.provider_message in str(err)
+    assert_no_secret(CANARY, err, repr(err), caplog.text)
+
+
+# Mid-stream errors: the providers whose calls stream and the vendor's in-stream failure. (No
+# provider listed above has chat_completion; Cohere streams its completion task.)
+MID_STREAM = {
+    "cohere": (
+        lambda ep, ctx: (
+            default_registry()
+            .get("cohere")
+            .completion_stream(ep, CompletionRequest(input="Hello world"), ctx)
+        ),
+        TaskType.COMPLETION,
+        lambda: cohere_fake.stream_response(
+            cohere_fake.stream_events(["Hel"], finish_reason="ERROR", error="internal error")
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("provider_id", sorted(MID_STREAM))
+async def test_an_error_in_the_middle_of_a_stream_is_typed(server: FakeServer, provider_id: str) -> None:
+    open_stream, task, answer = MID_STREAM[provider_id]
+    server.add("POST", "/.*", answer())
+    endpoint = make_endpoint(task, settings_for(provider_id, server.url, task), secret=CANARY)
+    texts: list[str] = []
+    with pytest.raises(StreamInterruptedError) as info:
+        async with call_context(provider_id, CANARY) as ctx:
+            async for chunk in open_stream(endpoint, ctx):
+                texts.append(chunk.content or "")
+    assert "".join(texts) == "Hel"
+    assert info.value.provider == provider_id and not info.value.retryable and info.value.provider_message
