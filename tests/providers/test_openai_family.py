@@ -1,8 +1,10 @@
 """The providers built on the OpenAI-compatible kit for Elasticsearch's services (mistral,
 deepseek, ai21, llama, groq, nvidia, openshift_ai, hugging_face, fireworksai), one table for all:
 the contract kit (the unified stream invariant included), a success per task type against each
-vendor's wire-exact fake, the error-kind table (credentials, model not found, rate limit with its
-retry hint, spent quota, server error, an error mid-stream), and what each vendor does its own way.
+vendor's wire-exact fake, Elasticsearch's fields, each vendor's request bodies and own ways, and
+every task saved, tested and run through the host. Their error kinds (credentials, model not
+found, rate limit with its retry hint, spent quota, server error, mid-stream) are rows of the
+cross-provider table, test_error_kinds.py.
 
 Field facts are Elasticsearch's (each plugin's docstring names the ES class), see also
 /work/scratch/es-services/.
@@ -12,53 +14,34 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from service_helpers import OPENAI_FAMILY as FAMILY
 
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.http import build_client
 from ai_connector.manager import default_registry
 from ai_connector.plugin import (
-    AuthenticationError,
-    ChatChunk,
     ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
     InferenceEndpoint,
-    ModelNotFoundError,
     Provider,
-    ProviderError,
     ProviderServerError,
-    RateLimitError,
     RerankRequest,
     SparseEmbeddingRequest,
-    StreamInterruptedError,
     TaskType,
 )
 from ai_connector.redaction import Redactor
 from ai_connector.testing import FakeServer
 from ai_connector.testing.contract import ProviderContract
-from ai_connector.types import FailureKind
 from ai_connector.validation import validate_connector
-from ai_connector_openai import testing as openai_fake
 
-FAMILY = (
-    "mistral",
-    "deepseek",
-    "ai21",
-    "llama",
-    "groq",
-    "nvidia",
-    "openshift_ai",
-    "hugging_face",
-    "fireworksai",
-)
 CANARY = "canary-secret-family-9c2e41"
 RETRY_AFTER = 7
 CHAT, COMPLETION, EMBED, SPARSE, RERANK = (
@@ -182,69 +165,6 @@ async def test_each_task_type_succeeds_against_the_fake(
     else:
         assert len(result) == 2 and result[0].score >= result[1].score
         assert {r.index for r in result} <= {0, 1, 2}
-
-
-# -- the error-kind table ------------------------------------------------------------------------
-# kind -> (error class, failure kind, retryable, retry_after)
-EXPECTED: dict[str, tuple[type[ProviderError], FailureKind, bool, float | None]] = {
-    "credentials": (AuthenticationError, FailureKind.CREDENTIALS, False, None),
-    "model_not_found": (ModelNotFoundError, FailureKind.MODEL_NOT_FOUND, False, None),
-    "rate_limit": (RateLimitError, FailureKind.RATE_LIMITED, True, float(RETRY_AFTER)),
-    "quota": (RateLimitError, FailureKind.RATE_LIMITED, False, None),
-    "server_error": (ProviderServerError, FailureKind.PROVIDER_ERROR, True, None),
-}
-# A vendor without its own answer for a kind (a spent quota shows as its rate limit or as a 401)
-# has no row for it: its fake's ERRORS table lists the kinds it documents.
-ERROR_ROWS = [
-    pytest.param(pid, task, kind, id=f"{pid}-{task.value}-{kind}")
-    for pid in FAMILY
-    for task in sorted(provider_of(pid).task_types)
-    for kind in fake_module(pid).ERRORS
-]
-
-
-@pytest.mark.parametrize(("provider_id", "task", "kind"), ERROR_ROWS)
-async def test_each_error_kind_is_typed_alike(
-    server: FakeServer,
-    ctx_for: Callable[[str], CallContext],
-    caplog: pytest.LogCaptureFixture,
-    provider_id: str,
-    task: TaskType,
-    kind: str,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    testing = fake_module(provider_id)
-    retry = RETRY_AFTER if kind == "rate_limit" else None
-    server.add("POST", "/.*", testing.error_answer(testing.ERRORS, kind, retry_after=retry))
-    with pytest.raises(ProviderError) as info:
-        await run(provider_of(provider_id), endpoint(provider_id, task, server.url), ctx_for(provider_id))
-    cls, failure, retryable, retry_after = EXPECTED[kind]
-    err = info.value
-    assert type(err) is cls and err.kind is failure, (type(err), err)
-    assert (err.retryable, err.retry_after, err.provider) == (retryable, retry_after, provider_id)
-    assert err.provider_message and err.provider_message in str(err)
-    for text in (str(err), repr(err), caplog.text):
-        assert CANARY not in text
-
-
-def _midstream(provider_id: str) -> Any:
-    own = getattr(fake_module(provider_id), "midstream_error_response", None)
-    return own() if own else openai_fake.midstream_error_response(("Hel",))
-
-
-@pytest.mark.parametrize("provider_id", [p for p in FAMILY if CHAT in provider_of(p).task_types])
-async def test_an_error_in_the_middle_of_a_stream_is_typed(
-    server: FakeServer, ctx_for: Callable[[str], CallContext], provider_id: str
-) -> None:
-    server.add("POST", "/.*", _midstream(provider_id))
-    chunks: list[ChatChunk] = []
-    with pytest.raises(StreamInterruptedError) as info:
-        async for chunk in provider_of(provider_id).chat_completion_stream(
-            endpoint(provider_id, CHAT, server.url), HELLO, ctx_for(provider_id)
-        ):
-            chunks.append(chunk)
-    assert "".join(c.content or "" for c in chunks) == "Hel"
-    assert info.value.provider == provider_id and info.value.provider_message
 
 
 # -- Elasticsearch's fields ----------------------------------------------------------------------
