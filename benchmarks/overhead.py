@@ -12,6 +12,8 @@ usage) is measured at concurrency 1 and 16 through:
   (c)  a saved connector via the Python API (`ConnectorService`: store lookup, secret decryption,
        validation, rate limiter, retry wrapper, SSE parsing, Kibana aggregation / chunk rendering)
   (c') the Runtime alone on a validated connector (c without the store), for each transport
+  (c-) (c) with the execution log off, and (c+) with the Prometheus and OpenTelemetry exports on
+       (the OpenTelemetry API's default no-op providers): what recording each execution costs
   (d)  `ai-connector serve` over HTTP (`POST /api/actions/connector/{id}/_execute`)
   (e)  litellm.acompletion, when installed
 
@@ -308,15 +310,27 @@ async def run(seconds: float, home: Path, base: str, serve_base: str | None, ser
                 "(b') raw httpx, aiohttp tr.", lambda s: raw_httpx(client, url, streamed if s else small, s)
             )
 
-        service = await open_service(home, registry)
-        if service is not None:
+        variants = (
+            ("(c) ConnectorService", "service", {}),
+            ("(c-) ConnectorService, no log", "service-nolog", {"AI_CONNECTOR_EXECUTION_LOG": "false"}),
+            (
+                "(c+) ConnectorService, exports",
+                "service-exports",
+                {"AI_CONNECTOR_METRICS": "prometheus,otel"},
+            ),
+        )
+        for name, subdir, env in variants:
+            service = await open_service(home / subdir, registry, env)
+            if service is None:
+                results.append(Result(name, 0, "-", 0, 0, 0, 0, note="skipped: not available"))
+                continue
             created = await service.create(doc)
             try:
-                await both("(c) ConnectorService", lambda s: via_service(service, created["id"], s))
+                # warm up (caches, the log's first write) so the order of the variants does not count
+                await measure(name, "small", via_service(service, created["id"], False), 1, min(0.5, seconds))
+                await both(name, lambda s, svc=service, cid=created["id"]: via_service(svc, cid, s))
             finally:
                 await service.aclose()
-        else:
-            results.append(Result("(c) ConnectorService", 0, "-", 0, 0, 0, 0, note="skipped: not available"))
 
         for transport in ("aiohttp", "httpx"):
             async with Runtime(registry, RuntimeSettings(transport=transport)) as runtime:
@@ -358,14 +372,23 @@ def via_litellm(base: str, stream: bool) -> Call:  # pragma: no cover - litellm 
     return call
 
 
-async def open_service(home: Path, registry: Any) -> Any:
+async def open_service(home: Path, registry: Any, env: dict[str, str]) -> Any:
     try:
         from ai_connector.host.service import ConnectorService
         from ai_connector.host.settings import HostSettings
     except ImportError:
         return None
-    settings = HostSettings.load(env=service_env(home / "service"))
-    return await ConnectorService.open(settings, registry=registry)
+    settings = HostSettings.load(env=service_env(home))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the execution log's settings are read from the environment at open
+    try:
+        return await ConnectorService.open(settings, registry=registry)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def service_env(home: Path) -> dict[str, str]:
@@ -433,7 +456,17 @@ def report(results: list[Result]) -> None:
     print()
     a1, a16 = find("(a)", "small", 1), find("(a)", "small", 16)
     as1 = find("(a)", "stream", 1)
-    for prefix in ("(b)", "(b')", "(c)", "(c') Runtime [aiohttp]", "(c') Runtime [httpx]", "(d)", "(e)"):
+    for prefix in (
+        "(b)",
+        "(b')",
+        "(c)",
+        "(c-)",
+        "(c+)",
+        "(c') Runtime [aiohttp]",
+        "(c') Runtime [httpx]",
+        "(d)",
+        "(e)",
+    ):
         c1, c16, cs1 = find(prefix, "small", 1), find(prefix, "small", 16), find(prefix, "stream", 1)
         if not (c1 and c16 and cs1 and a1 and a16 and as1):
             continue
@@ -447,7 +480,16 @@ def report(results: list[Result]) -> None:
             f"c1 added p50 {added:+.3f} ms [<= 0.3]; stream {per_chunk:+.1f} us/chunk [<= 20], "
             f"first chunk {first:+.3f} ms [<= 0.5]"
         )
-    c1, d1 = find("(c)", "small", 1), find("(d)", "small", 1)
+    c1, off1, on1 = find("(c)", "small", 1), find("(c-)", "small", 1), find("(c+)", "small", 1)
+    c16, off16 = find("(c)", "small", 16), find("(c-)", "small", 16)
+    if c1 and off1 and c16 and off16:
+        print(
+            f"execution log: added p50 at c1 {(c1.p50 - off1.p50) * 1e3:+.3f} ms, "
+            f"c16 throughput {c16.rps / off16.rps:.2f}x without it"
+        )
+    if c1 and on1:
+        print(f"exports on: added p50 at c1 {(on1.p50 - c1.p50) * 1e3:+.3f} ms")
+    d1 = find("(d)", "small", 1)
     if c1 and d1:
         print(f"(d) over (c): added p50 at c1 {(d1.p50 - c1.p50) * 1e3:+.3f} ms [goal: (d) adds <= 1 ms]")
     if a1 and d1:

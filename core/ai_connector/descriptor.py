@@ -53,6 +53,7 @@ def service_descriptor(provider: Provider) -> dict[str, Any]:
     """`{service, name, task_types, configurations}` with dotted keys for nested settings."""
     configurations: dict[str, Any] = {}
     for key, field, required in flatten_fields(provider.settings_schema):
+        required = required or bool(field.get("x-service-required", False))
         configurations[key] = _entry(provider, field, required, False)
     for key, field, required in flatten_fields(provider.auth_schema):
         configurations[key] = _entry(provider, field, required, True)

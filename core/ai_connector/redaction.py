@@ -8,13 +8,22 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["MASK", "RedactingLogger", "Redactor"]
+__all__ = ["MASK", "MAX_MESSAGE", "RedactingLogger", "Redactor", "cap"]
 
 MASK = "[REDACTED]"
+MAX_MESSAGE = 1000  # Kibana's MAX_UPSTREAM_BODY_LENGTH (stack_connectors inference helpers.ts)
+_TRUNCATED = "... [truncated]"
+
+
+def cap(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` cut to `limit` characters, its end marked as Kibana's truncateUpstreamBody marks it."""
+    return text if len(text) <= limit else text[: limit - len(_TRUNCATED)] + _TRUNCATED
+
 
 # Kibana's list (helpers.ts truncateUpstreamBody): bearer tokens, sk- keys, key/secret/token values.
 _PATTERNS = re.compile(
-    r"(?i)(?P<bearer>\b(?:bearer|apikey)\s+)[A-Za-z0-9._~+/=\-]{8,}"
+    r"(?i)(?P<bearer>\bbearer\s+)[^\s\"',}]+"  # any Bearer token, whatever its length (Kibana)
+    r"|(?P<apikey>\bapikey\s+)[A-Za-z0-9._~+/=\-]{8,}"
     r"|\bsk-[A-Za-z0-9_\-]{8,}"
     r"|(?P<kv>(?:\"|')?\b(?:authorization|api[_-]?key|x-api-key|password|[a-z_]*_secret|secret_key|"
     r"private_key|aws_secret_access_key|credential|access_token|refresh_token|id_token|auth_token|"
@@ -23,7 +32,7 @@ _PATTERNS = re.compile(
 
 
 def _pattern_sub(match: re.Match[str]) -> str:
-    prefix = match.group("bearer") or match.group("kv") or ""
+    prefix = match.group("bearer") or match.group("apikey") or match.group("kv") or ""
     return prefix + MASK
 
 

@@ -131,6 +131,8 @@ class ChatRequest:
     tool_choice: str | Mapping[str, Any] | None = None
     user: str | None = None
     metadata: Mapping[str, str] | None = None
+    # Kibana's `telemetryMetadata.pluginId`: which feature asked (Elastic's X-Elastic-Product-Use-Case)
+    use_case: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

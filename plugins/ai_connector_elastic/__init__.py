@@ -61,7 +61,9 @@ __all__ = ["PROVIDER", "ai_connector_providers"]
 SETTINGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "model_id": fields.model_id(),
+        # Required to create an endpoint; a connector on a preconfigured one (Kibana's form sends only
+        # provider, taskType and inferenceId) needs none.
+        "model_id": {**fields.model_id(), "x-service-required": True},
         "max_input_tokens": {
             "type": "integer",
             "title": "Maximum Input Tokens",
@@ -86,7 +88,6 @@ SETTINGS_SCHEMA: dict[str, Any] = {
             "format": "uri",
         },
     },
-    "required": ["model_id"],
     "additionalProperties": False,
 }
 
@@ -173,7 +174,8 @@ def chat_completion_stream(
     url = inference_url(es_url(endpoint, ctx.host_settings), endpoint) + "/_stream"
     headers = es_headers(endpoint, ctx)
     headers["Accept"] = "text/event-stream"
-    headers["X-Elastic-Product-Use-Case"] = "inference"
+    # Kibana sends the caller's telemetryMetadata.pluginId, and "inference" without one.
+    headers["X-Elastic-Product-Use-Case"] = request.use_case or "inference"
     return _stream(ctx, url, body, headers, redactor_for(endpoint, ctx))
 
 
@@ -290,6 +292,10 @@ async def on_save(endpoint: InferenceEndpoint, ctx: CallContext, is_update: bool
                 f"Inference with id {inference_id} and task type {task} already exists."
             )
         await _delete_endpoint(url, endpoint, ctx)
+    if not endpoint.settings.get("model_id"):
+        raise InvalidRequestError(  # Elasticsearch's own refusal, before any request
+            "Validation Failed: 1: [service_settings] does not contain the required setting [model_id];"
+        )
     body: dict[str, Any] = {
         "service": PROVIDER_ID,
         "service_settings": {k: v for k, v in endpoint.settings.items() if k not in _LOCAL_SETTINGS},

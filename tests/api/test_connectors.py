@@ -37,6 +37,7 @@ def saved(server, cid: str, *, name: str = "My fake", task: str = "chat_completi
         "is_missing_secrets": False,
         "is_system_action": False,
         "is_connector_type_deprecated": False,
+        "auth_mode": "shared",
     }
 
 
@@ -67,6 +68,7 @@ async def test_connector_types_shows_the_ai_connector_type(client) -> None:
             ],
             "is_system_action_type": False,
             "is_deprecated": False,
+            "source": "stack",
         }
     ]
 
@@ -185,7 +187,7 @@ async def test_create_reports_every_invalid_field_with_its_path_and_label(client
     assert resp.json() == {
         "statusCode": 400,
         "error": "Bad Request",
-        "message": "error validating connector config: "
+        "message": "error validating connector type config: "
         + "; ".join(f"[{e['path']}]: {e['message']}" for e in errors),
         "attributes": {"errors": errors},
     }
@@ -234,7 +236,7 @@ async def test_create_with_an_unknown_type_or_service_is_a_400(client, server) -
     resp = await client.post("/api/actions/connector", headers=ALL, json=body)
     assert resp.status_code == 400
     assert resp.json()["message"] == (
-        "error validating connector config: [config.provider]: "
+        "error validating connector type config: [config.provider]: "
         "API Provider is not supported: nope by Inference Endpoint."
     )
 
@@ -300,7 +302,7 @@ async def test_update_without_secrets_is_a_400_and_keeps_the_connector(client, s
     assert resp.json() == {
         "statusCode": 400,
         "error": "Bad Request",
-        "message": "error validating connector secrets: "
+        "message": "error validating connector type secrets: "
         "[secrets.providerSecrets.api_key]: API Key is required",
         "attributes": {"errors": [error]},
     }
@@ -406,7 +408,7 @@ async def test_execute_with_empty_params_is_a_framework_error_with_http_200(clie
         "message": "error validating action params: [subAction]: expected value of type [string] "
         "but got [undefined]",
         "retry": False,
-        "errorSource": "framework",
+        "errorSource": "user",  # Kibana's validateAction: params are the user's
     }
 
 
@@ -423,7 +425,7 @@ async def test_execute_an_unknown_sub_action_names_it(client, server) -> None:
         "connector_id": created["id"],
         "message": "an error occurred while running the action",
         "service_message": f'Sub action "invalidAction" is not registered. Connector id: {created["id"]}. '
-        "Connector name: My fake. Connector type: .inference",
+        "Connector name: AI Connector. Connector type: .inference",  # Kibana names the type
         "retry": True,
         "errorSource": "framework",
     }
@@ -440,8 +442,9 @@ async def test_an_upstream_refusal_is_a_connector_error_with_http_200(client, se
         "status": "error",
         "connector_id": created["id"],
         "message": "an error occurred while running the action",
-        "service_message": 'fake returned status 401: {"error": "invalid api key [REDACTED]"}',
-        "retry": False,
+        "service_message": "Inference endpoint [fake-chat_completion-1] returned status code 401: "
+        '{"error": "invalid api key [REDACTED]"}',
+        "retry": True,  # Kibana's action executor: every thrown error
         "errorSource": "user",
     }
     assert_no_secret(resp)

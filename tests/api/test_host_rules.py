@@ -119,7 +119,7 @@ async def test_a_redirect_to_a_refused_host_during_a_run_is_not_followed(open_cl
         "connector_id": cid,
         "message": "an error occurred while running the action",
         "service_message": f'target url "{target}" is not added to the allowed_hosts of this host',
-        "retry": False,
+        "retry": True,  # Kibana's action executor: every thrown error
         "errorSource": "user",
     }
     assert [r.path for r in server.requests] == ["/chat"]  # the redirect hop never left the host
@@ -152,6 +152,7 @@ PRECONFIGURED = {
     "is_deprecated": False,
     "is_system_action": False,
     "is_connector_type_deprecated": False,
+    "auth_mode": "shared",
 }
 
 

@@ -88,8 +88,9 @@ async def test_a_stream_refused_before_its_first_chunk_is_a_connector_error(clie
         "status": "error",
         "connector_id": cid,
         "message": "an error occurred while running the action",
-        "service_message": 'fake returned status 401: {"error": "invalid api key"}',
-        "retry": False,
+        "service_message": "Inference endpoint [fake-chat_completion-1] returned status code 401: "
+        '{"error": "invalid api key"}',
+        "retry": True,  # Kibana's action executor: every thrown error
         "errorSource": "user",
     }
 
@@ -102,9 +103,11 @@ async def test_stream_params_are_validated_like_a_run(client, server) -> None:
     assert resp.json() == {
         "status": "error",
         "connector_id": cid,
-        "message": "error validating action params: [body.messages]: Messages is required",
-        "retry": False,
-        "errorSource": "framework",
+        # Kibana's sub-action framework: its schema's refusal is thrown as the user's error
+        "message": "an error occurred while running the action",
+        "service_message": "Request validation failed (Error: [body.messages]: Messages is required)",
+        "retry": True,
+        "errorSource": "user",
     }
     assert server.requests == []
 

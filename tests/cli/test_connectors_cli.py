@@ -151,7 +151,7 @@ def test_create_with_invalid_settings_is_one_error_line(home, server) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
-        "error: error validating connector config: [config.providerConfig.model_id]: Model ID is "
+        "error: error validating connector type config: [config.providerConfig.model_id]: Model ID is "
         "required; [secrets.providerSecrets.api_key]: API Key is required\n"
     )
 
@@ -219,7 +219,7 @@ def test_update_renames_and_needs_the_secrets_again(home, server) -> None:
     without = invoke("update", "oa", "--name", "Again")
     assert without.exit_code == 1
     assert without.stderr == (
-        "error: error validating connector secrets: [secrets.providerSecrets.api_key]: API Key is "
+        "error: error validating connector type secrets: [secrets.providerSecrets.api_key]: API Key is "
         "required. As in Kibana, an update must give the secrets again: --secret KEY (prompted), "
         "--secret KEY=VALUE or --secret-env KEY=VAR\n"
     )
@@ -298,7 +298,8 @@ def test_a_failed_run_is_one_error_line(home, server) -> None:
     server.add("POST", "/v1/chat/completions", openai_testing.server_error_response())
     result = invoke("run", "oa", "hi", "--json")
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: an error occurred while running the action: openai returned")
+    assert result.stderr.startswith("error: an error occurred while running the action: Inference endpoint [")
+    assert "] returned status code 500: " in result.stderr
     assert len(result.stderr.splitlines()) == 1
 
 

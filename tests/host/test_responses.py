@@ -36,18 +36,19 @@ def running(service_message: str, *, retry: bool, source: str) -> dict[str, obje
     }
 
 
+# Kibana's action executor (lib/action_executor.ts) answers every error thrown while running with
+# `retry: true`; only params the connector type refuses are `retry: false`, and they are the user's.
 @pytest.mark.parametrize(
     ("exc", "body", "code"),
     [
         (
+            # Kibana's sub-action framework: the sub-action's schema refusal is thrown, the user's
             ConfigValidationError([FIELD], what="params"),
-            {
-                "status": "error",
-                "connector_id": "c1",
-                "message": "error validating action params: [body.messages]: expected an array",
-                "retry": False,
-                "errorSource": "framework",
-            },
+            running(
+                "Request validation failed (Error: [body.messages]: expected an array)",
+                retry=True,
+                source="user",
+            ),
             "ValidationError",
         ),
         (
@@ -58,7 +59,7 @@ def running(service_message: str, *, retry: bool, source: str) -> dict[str, obje
                 "connector_id": "c1",
                 "message": "the subAction is missing",
                 "retry": False,
-                "errorSource": "framework",
+                "errorSource": "user",  # Kibana's validateAction
             },
             "ValidationError",
         ),
@@ -75,22 +76,22 @@ def running(service_message: str, *, retry: bool, source: str) -> dict[str, obje
         ),
         (
             MissingSecretsError.connector("c1"),
-            running(MissingSecretsError.connector("c1").message, retry=False, source="user"),
+            running(MissingSecretsError.connector("c1").message, retry=True, source="user"),
             "MissingSecretsError",
         ),
         (
             DecryptionError("no key opens these secrets"),
-            running("no key opens these secrets", retry=False, source="framework"),
+            running("no key opens these secrets", retry=True, source="framework"),
             "DecryptionError",
         ),
         (
             HostNotAllowedError("http://10.0.0.1/"),
-            running(str(HostNotAllowedError("http://10.0.0.1/")), retry=False, source="user"),
+            running(str(HostNotAllowedError("http://10.0.0.1/")), retry=True, source="user"),
             "HostNotAllowedError",
         ),
         (
             UnsupportedTaskError("no rerank here"),
-            running("no rerank here", retry=False, source="user"),
+            running("no rerank here", retry=True, source="user"),
             "UnsupportedTaskError",
         ),
         (
@@ -99,14 +100,14 @@ def running(service_message: str, *, retry: bool, source: str) -> dict[str, obje
                 str(
                     ContextWindowExceededError(estimated_prompt_tokens=90, max_tokens=20, context_window=100)
                 ),
-                retry=False,
+                retry=True,
                 source="user",
             ),
             "ContextWindowExceededError",
         ),
         (
             KeyError("sk-secret"),
-            running("KeyError: '[REDACTED]'", retry=False, source="framework"),
+            running("KeyError: '[REDACTED]'", retry=True, source="framework"),
             "KeyError",
         ),
     ],

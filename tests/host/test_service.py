@@ -108,7 +108,7 @@ async def test_validation_reports_every_field_error_at_once(service, fake_server
         await service.create(bad)
     err = info.value
     assert err.status_code == 400
-    assert err.message.startswith("error validating connector config: ")
+    assert err.message.startswith("error validating connector type config: ")
     assert {e.path for e in err.errors} == {
         "config.providerConfig.model_id",
         "config.providerConfig.url",
@@ -123,7 +123,7 @@ async def test_a_secrets_only_problem_says_secrets(service, fake_server):
     bad["secrets"]["providerSecrets"] = {"api_key": CANARY, "extra": "x"}
     with pytest.raises(BadRequestError) as info:
         await service.create(bad)
-    assert info.value.message.startswith("error validating connector secrets: ")
+    assert info.value.message.startswith("error validating connector type secrets: ")
     assert CANARY not in info.value.message
 
 
@@ -477,30 +477,31 @@ async def test_execute_error_shapes(service, fake_server):
             "error validating action params: [subAction]: expected value of type [string] but got [undefined]"
         ),
         "retry": False,
-        "errorSource": "framework",
+        "errorSource": "user",  # Kibana's validateAction
     }
     assert await service.execute("c1", "invalidAction", {}) == {
         "status": "error",
         "connector_id": "c1",
         "message": "an error occurred while running the action",
         "service_message": (
-            'Sub action "invalidAction" is not registered. Connector id: c1. Connector name: My fake. '
+            'Sub action "invalidAction" is not registered. Connector id: c1. Connector name: AI Connector. '
             "Connector type: .inference"
         ),
         "retry": True,
         "errorSource": "framework",
     }
     params_error = await service.execute("c1", "unified_completion", {})
-    assert params_error == {
+    assert params_error == {  # Kibana's sub-action framework: the schema's refusal is the user's
         "status": "error",
         "connector_id": "c1",
-        "message": params_error["message"],
-        "retry": False,
-        "errorSource": "framework",
+        "message": "an error occurred while running the action",
+        "service_message": params_error["service_message"],
+        "retry": True,
+        "errorSource": "user",
     }
-    assert params_error["message"].startswith("error validating action params: [body]")
+    assert params_error["service_message"].startswith("Request validation failed (Error: [body]")
     wrong_task = await service.execute("c1", "text_embedding", {"input": "x", "inputType": "ingest"})
-    assert (wrong_task["retry"], wrong_task["errorSource"]) == (False, "user")
+    assert (wrong_task["retry"], wrong_task["errorSource"]) == (True, "user")
     assert 'Sub action "text_embedding" needs a text_embedding connector' in wrong_task["service_message"]
     with pytest.raises(NotFoundError):
         await service.execute("missing", "unified_completion", HELLO)
@@ -509,8 +510,8 @@ async def test_execute_error_shapes(service, fake_server):
 @pytest.mark.parametrize(
     ("status", "retry", "source"),
     [
-        (401, False, "user"),
-        (400, False, "user"),
+        (401, True, "user"),  # Kibana's action executor: every thrown error is retried
+        (400, True, "user"),
         (429, True, "user"),
         (500, True, "framework"),
         (503, True, "framework"),
@@ -532,7 +533,9 @@ async def test_provider_failures_map_to_retry_and_error_source(service, fake_ser
             "retry": retry,
             "errorSource": source,
         }
-        assert f"returned status {status}" in out["service_message"]
+        assert (
+            f"Inference endpoint [fake-endpoint-1] returned status code {status}: " in out["service_message"]
+        )
         assert CANARY not in out["service_message"]  # the provider echoed the key; redacted
         assert CANARY not in host.settings.audit_log_path.read_text()
     finally:
@@ -548,7 +551,7 @@ async def test_stream_yields_openai_chunks_and_raises_typed_errors(service, fake
     )
     with pytest.raises(NotFoundError):
         await anext(service.stream("missing", HELLO))
-    with pytest.raises(BadRequestError, match="error validating action params"):
+    with pytest.raises(BadRequestError, match=r"Request validation failed \(Error: \[body\]"):
         await anext(service.stream("c1", {}))
     b = body(fake_server.url, inferenceId="x")
     b["secrets"]["providerSecrets"]["api_key"] = "sk-other-key-abcdef123456"
@@ -585,7 +588,7 @@ async def test_a_host_with_another_key_reports_missing_secrets_and_typed_errors(
             "connector_id": "c1",
             "message": "an error occurred while running the action",
             "service_message": out["service_message"],
-            "retry": False,
+            "retry": True,
             "errorSource": "framework",
         }
         assert (
@@ -654,7 +657,7 @@ async def test_a_connector_stored_without_secrets_says_so(service, fake_server):
         conn.execute(text("UPDATE connectors SET secrets = NULL WHERE id = 'c1'"))
     assert (await service.get("c1"))["is_missing_secrets"] is True
     out = await service.execute("c1", "unified_completion", HELLO)
-    assert (out["errorSource"], out["retry"]) == ("user", False)
+    assert (out["errorSource"], out["retry"]) == ("user", True)
     assert "is missing its secrets" in out["service_message"]
     assert await service.rotate_key() == {"total": 0, "successful": 0, "failed": 0}
 

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import ai_connector
 from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
+from ai_connector.api.execlog_routes import router as execlog_router
 from ai_connector.api.openai import OpenAIRoutes
 from ai_connector.api.routes import STATIC_DIR, execute_response, router
 
@@ -39,7 +40,7 @@ __all__ = ["PROTECTED_PREFIXES", "STATIC_DIR", "ExecuteFastPath", "create_app"]
 log = logging.getLogger("ai_connector.api")
 
 # Everything under these needs an API key; the web page and the OpenAPI document do not.
-PROTECTED_PREFIXES = ("/api/actions", "/internal/")
+PROTECTED_PREFIXES = ("/api/actions", "/internal/", "/metrics")
 
 
 class AuthMiddleware:
@@ -229,6 +230,7 @@ def create_app(
     app.state.auth = ApiKeyAuth(keys) if keys is not None else None
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(execlog_router)
     app.add_middleware(OpenAIRoutes, api=app)  # OpenAI's API under `openai_api_prefix` (/v1)
     app.add_middleware(ExecuteFastPath, api=app)
     app.add_middleware(AuthMiddleware, api=app)  # added last: runs first

@@ -29,6 +29,7 @@ READ = "read"
 PRIVILEGES = (ALL, READ)
 API_KEY_FILE = "api-key"  # under the data directory, written by `serve` when no key is configured
 XSRF_HEADER = "kbn-xsrf"
+VERSION_HEADER = "kbn-version"
 MUTATING_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
@@ -89,8 +90,9 @@ class ApiKeyAuth:
 
 
 def require_xsrf(method: str, headers: Mapping[str, str]) -> None:
-    """Kibana refuses a mutating call without `kbn-xsrf` (any value) with this exact 400."""
-    if method.upper() in MUTATING_METHODS and XSRF_HEADER not in headers:
+    """Kibana refuses a mutating call without `kbn-xsrf` (any value) with this exact 400; its own
+    clients' `kbn-version` header is accepted in its place (core's XSRF handler)."""
+    if method.upper() in MUTATING_METHODS and XSRF_HEADER not in headers and VERSION_HEADER not in headers:
         raise ApiError(400, "Request must contain a kbn-xsrf header.")
 
 

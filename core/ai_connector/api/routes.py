@@ -29,6 +29,7 @@ from ai_connector.api.models import (
     TestResponse,
     UpdateConnectorRequest,
 )
+from ai_connector.host.execlog import EXECUTION_SOURCE
 from ai_connector.host.responses import execute_failure, stream_error_event
 from ai_connector.runtime.subactions import SUB_ACTIONS
 
@@ -39,6 +40,8 @@ __all__ = ["STATIC_DIR", "execute_body", "execute_response", "router"]
 
 log = logging.getLogger("ai_connector.api")
 T = TypeVar("T")
+
+HTTP_REQUEST = "http_request"  # Kibana's ActionExecutionSourceType.HTTP_REQUEST, lower-cased
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -202,7 +205,8 @@ async def get_connector_types(
     feature_id: Annotated[str | None, Query(description="Only types that support this feature.")] = None,
 ) -> list[dict[str, Any]]:
     """Kibana's connector types with license and config enablement (no privilege needed)."""
-    types = service(request).connector_types()
+    # Kibana's v1 response schema: `source` says where the type is defined (`.inference`: the stack).
+    types = [{**t, "source": t.get("source", "stack")} for t in service(request).connector_types()]
     if feature_id is not None:
         types = [t for t in types if feature_id in t.get("supported_feature_ids", [])]
     return types
@@ -227,6 +231,12 @@ async def get_services(request: Request, _who: Caller) -> list[dict[str, Any]]:
 # Connectors
 
 
+def _with_auth_mode(connector: dict[str, Any]) -> dict[str, Any]:
+    """Kibana's route transform adds `auth_mode` (its connectors' credentials are shared by every
+    user: `shared`) after the other fields (transform_connector_response/v1.ts)."""
+    return connector if "auth_mode" in connector else {**connector, "auth_mode": "shared"}
+
+
 @router.get(
     "/api/actions/connectors",
     response_model=list[ConnectorListItem],
@@ -237,7 +247,7 @@ async def get_services(request: Request, _who: Caller) -> list[dict[str, Any]]:
 )
 async def list_connectors(request: Request, who: Caller) -> list[dict[str, Any]]:
     """Saved and preconfigured connectors (preconfigured ones without config unless exposed)."""
-    return await service(request).list_all(user=who.id)
+    return [_with_auth_mode(c) for c in await service(request).list_all(user=who.id)]
 
 
 @router.post(
@@ -251,12 +261,15 @@ async def list_connectors(request: Request, who: Caller) -> list[dict[str, Any]]
 async def test_unsaved_connector(request: Request, body: CreateConnectorRequest, who: Creator) -> Any:
     """Run the provider's test routine on a connector that is not saved (needs `all`: the caller
     chooses the URL the host will call)."""
+    source = EXECUTION_SOURCE.set(HTTP_REQUEST)
     try:
         result = await until_disconnect(
             request.receive, service(request).test(body=body.model_dump(), user=who.id)
         )
     except ClientDisconnected:
         return Response(status_code=499)
+    finally:
+        EXECUTION_SOURCE.reset(source)
     return result.to_dict()
 
 
@@ -270,7 +283,7 @@ async def test_unsaved_connector(request: Request, body: CreateConnectorRequest,
 )
 async def create_connector(request: Request, body: CreateConnectorRequest, who: Creator) -> dict[str, Any]:
     """Validate, check the host's rules, encrypt the secrets and save (never returns secrets)."""
-    return await service(request).create(body.model_dump(), user=who.id)
+    return _with_auth_mode(await service(request).create(body.model_dump(), user=who.id))
 
 
 @router.post(
@@ -285,7 +298,7 @@ async def create_connector_with_id(
     id: str, request: Request, body: CreateConnectorRequest, who: Creator
 ) -> dict[str, Any]:
     """As `POST /api/actions/connector`, with the id given in the path (409 when it exists)."""
-    return await service(request).create(body.model_dump(), connector_id=id, user=who.id)
+    return _with_auth_mode(await service(request).create(body.model_dump(), connector_id=id, user=who.id))
 
 
 @router.get(
@@ -298,7 +311,7 @@ async def create_connector_with_id(
 )
 async def get_connector(id: str, request: Request, who: Caller) -> dict[str, Any]:
     """One connector, without its secrets."""
-    return await service(request).get(id, user=who.id)
+    return _with_auth_mode(await service(request).get(id, user=who.id))
 
 
 @router.put(
@@ -313,7 +326,7 @@ async def update_connector(
     id: str, request: Request, body: UpdateConnectorRequest, who: Updater
 ) -> dict[str, Any]:
     """Replace name and config; the provider and task type are fixed and secrets must be resent."""
-    return await service(request).update(id, body.model_dump(), user=who.id)
+    return _with_auth_mode(await service(request).update(id, body.model_dump(), user=who.id))
 
 
 @router.delete(
@@ -340,10 +353,13 @@ async def delete_connector(id: str, request: Request, who: Deleter) -> Response:
 )
 async def test_connector(id: str, request: Request, who: Caller) -> Any:
     """Run the provider's test routine (Kibana's default inputs) with the host's timeout."""
+    source = EXECUTION_SOURCE.set(HTTP_REQUEST)
     try:
         result = await until_disconnect(request.receive, service(request).test(id, user=who.id))
     except ClientDisconnected:
         return Response(status_code=499)
+    finally:
+        EXECUTION_SOURCE.reset(source)
     return {"connector_id": id, **result.to_dict()}
 
 
@@ -396,13 +412,19 @@ async def execute_response(
     sub_action = params.get("subAction")
     sub_params = params.get("subActionParams")
     spec = SUB_ACTIONS.get(sub_action) if isinstance(sub_action, str) else None
-    if spec is not None and spec.streaming:
-        return await _execute_stream(receive, svc, connector_id, sub_params, who)
+    source = EXECUTION_SOURCE.set(HTTP_REQUEST)  # the execution log's `source`, as Kibana's routes set it
     try:
-        out = await until_disconnect(receive, svc.execute(connector_id, sub_action, sub_params, user=who.id))
-    except ClientDisconnected:
-        return Response(status_code=499)
-    return execute_body(out)
+        if spec is not None and spec.streaming:
+            return await _execute_stream(receive, svc, connector_id, sub_params, who)
+        try:
+            out = await until_disconnect(
+                receive, svc.execute(connector_id, sub_action, sub_params, user=who.id)
+            )
+        except ClientDisconnected:
+            return Response(status_code=499)
+        return execute_body(out)
+    finally:
+        EXECUTION_SOURCE.reset(source)
 
 
 async def _execute_stream(

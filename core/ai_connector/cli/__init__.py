@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "run": "ai_connector.cli.connectors:run",
     "serve": "ai_connector.cli.connectors:serve",
     "rotate-key": "ai_connector.cli.connectors:rotate_key",
+    "log": "ai_connector.cli.executions:log_command",
 }
 
 

@@ -4,7 +4,8 @@ The service is what the HTTP API and the CLI call. It applies Kibana's actions-f
 (Kibana's actions plugin): license and `enabled_connector_types` gates (403), validation with every
 field error (400), preconfigured connectors that cannot be changed (400), optimistic versions (409),
 write-only secrets encrypted at rest, the provider's save/delete hooks, *Save & test* with its result
-kept beside the connector, `_execute`'s response shapes, and an audit line for every operation.
+kept beside the connector, `_execute`'s response shapes, an audit line for every operation, and
+every `_execute` and `_test` in the execution log (Kibana's event log, `ai_connector.host.execlog`).
 Each of those jobs has its own module in `ai_connector.host`; this one puts them in order.
 
 Responses are Kibana's connector objects exactly: no field carries a secret, ever.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -56,19 +58,23 @@ from ai_connector.host.responses import (
     saved_response,
 )
 from ai_connector.host.rotation import rotate, unknown_key_ids
-from ai_connector.host.savetest import resolve_for_test, run_test
+from ai_connector.host.savetest import log_test, resolve_for_test, run_test
 from ai_connector.host.settings import HostSettings
 from ai_connector.host.store import ConnectorStore, StoredConnector
+from ai_connector.host.telemetry import open_execution_log
 from ai_connector.types import TestResult
 from ai_connector.validation import ValidatedConnector
 
 if TYPE_CHECKING:
+    from ai_connector.host.execlog import ExecutionLog
     from ai_connector.manager import ProviderRegistry
     from ai_connector.runtime import Runtime
 
 __all__ = ["ConnectorService"]
 
 log = logging.getLogger("ai_connector.host")
+
+_NOT_AN_OBJECT = "error validating connector type config: the body must be a JSON object"
 
 
 class ConnectorService:
@@ -144,6 +150,7 @@ class ConnectorService:
             cipher = await asyncio.to_thread(cipher_for, settings)
             store = await asyncio.to_thread(ConnectorStore.open, settings.database_url)
             preconfigured = load_preconfigured(settings, registry, runtime.url_policy)
+            execlog = await asyncio.to_thread(open_execution_log, store.engine)
         except BaseException:
             if store is not None:
                 store.close()
@@ -165,6 +172,7 @@ class ConnectorService:
             preconfigured=preconfigured,
             owns_runtime=owns_runtime,
         )
+        service.execlog = execlog
         service.unknown_key_ids = await asyncio.to_thread(unknown_key_ids, store, cipher)
         return service
 
@@ -178,9 +186,20 @@ class ConnectorService:
         try:
             if self._owns_runtime:
                 await self.runtime.aclose()
+            if self.execlog is not None:  # its waiting rows first, while the store is open
+                await asyncio.to_thread(self.execlog.close)
             await asyncio.to_thread(self.store.close)
         finally:
             self.audit.close()
+
+    @property
+    def execlog(self) -> ExecutionLog | None:
+        """The execution log (Kibana's event log; `host.execlog`), None when it and every export are off."""
+        return self._executor.execlog
+
+    @execlog.setter
+    def execlog(self, execlog: ExecutionLog | None) -> None:
+        self._executor.execlog = execlog
 
     async def __aenter__(self) -> ConnectorService:
         return self
@@ -246,7 +265,7 @@ class ConnectorService:
                 "connector_create", connector_id=cid, user=user, redact=redactor(body_secrets(body))
             ) as scope:
                 if not isinstance(body, Mapping):
-                    raise BadRequestError("error validating connector config: the body must be a JSON object")
+                    raise BadRequestError(_NOT_AN_OBJECT)
                 type_id = body.get("connector_type_id", CONNECTOR_TYPE_ID)
                 if type_id != CONNECTOR_TYPE_ID:
                     raise BadRequestError(f'Action type "{type_id}" is not registered.')
@@ -360,7 +379,7 @@ class ConnectorService:
             if connector_id in self.preconfigured:
                 raise BadRequestError(f"Preconfigured action {connector_id} can not be updated.")
             if not isinstance(body, Mapping):
-                raise BadRequestError("error validating connector config: the body must be a JSON object")
+                raise BadRequestError(_NOT_AN_OBJECT)
             refuse_unknown_update_keys(body)
             record = await self._record(connector_id)
             version = record.version if expected_version is None else expected_version
@@ -434,7 +453,7 @@ class ConnectorService:
         """
         if (connector_id is None) == (body is None):
             raise BadRequestError("test needs either a saved connector's id or an unsaved connector body")
-        redact = redactor(body_secrets(body))
+        redact, started = redactor(body_secrets(body)), time.time_ns()
         with self.audit.failures("connector_test", connector_id=connector_id, user=user, redact=redact):
             to_test, record = await self._to_test(connector_id, body)
         if isinstance(to_test, TestResult):
@@ -452,17 +471,8 @@ class ConnectorService:
                 failure=None if result.failure is None else result.failure.value,
                 latency_ms=result.latency_ms,
             )
-        if result.ok:
-            self.audit.log("connector_test", connector_id=connector_id, user=user)
-        else:
-            self.audit.log(
-                "connector_test",
-                connector_id=connector_id,
-                user=user,
-                error_code=(result.failure.value if result.failure else "failed"),
-                error_message=result.message,
-                redact=redact,
-            )
+        name = record.name if record is not None else getattr(to_test, "name", "")
+        log_test(self.audit, self.execlog, connector_id, name, to_test, started, result, user, redact)
         return result
 
     async def _to_test(
@@ -472,7 +482,7 @@ class ConnectorService:
         keeps the result. The gates and a body's validation raise."""
         if body is not None:
             if not isinstance(body, Mapping):
-                raise BadRequestError("error validating connector config: the body must be a JSON object")
+                raise BadRequestError(_NOT_AN_OBJECT)
             self._gate_body(body)
             validated = self._resolver.validate({k: v for k, v in body.items() if k != "id"}, None)
             self._gate(validated.provider.id)

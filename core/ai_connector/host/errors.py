@@ -22,6 +22,7 @@ __all__ = [
     "MissingSecretsError",
     "NotFoundError",
     "ParamsError",
+    "RequestValidationError",
     "SettingsError",
     "UnknownSubActionError",
     "error_body",
@@ -74,10 +75,11 @@ class BadRequestError(HostError):
 
     @classmethod
     def for_connector(cls, exc: ConfigValidationError) -> BadRequestError:
-        """Kibana-like 400: `error validating connector config|secrets: [path]: reason; ...`."""
+        """Kibana's 400 (validate_with_schema.ts): `error validating connector type config|secrets:
+        [path]: reason; ...`."""
         secrets_only = exc.errors and all(e.path.startswith("secrets") for e in exc.errors)
         where = "secrets" if secrets_only else "config"
-        return cls(f"error validating connector {where}: {field_text(exc.errors)}", exc.errors)
+        return cls(f"error validating connector type {where}: {field_text(exc.errors)}", exc.errors)
 
 
 class ForbiddenError(HostError):
@@ -160,6 +162,16 @@ class ParamsError(BadRequestError):
     def from_validation(cls, exc: ConfigValidationError) -> ParamsError:
         """Kibana's text for params that failed their sub-action's schema."""
         return cls(f"error validating action params: {field_text(exc.errors)}", exc.errors)
+
+
+class RequestValidationError(ParamsError):
+    """The sub-action's own params schema refused the params: Kibana's sub-action framework throws
+    `Request validation failed (...)` as the user's error (sub_action_framework/executor.ts)."""
+
+    @classmethod
+    def from_validation(cls, exc: ConfigValidationError) -> RequestValidationError:
+        """Kibana's text for sub-action params that failed their schema."""
+        return cls(f"Request validation failed (Error: {field_text(exc.errors)})", exc.errors)
 
 
 class UnknownSubActionError(BadRequestError):

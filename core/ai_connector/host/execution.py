@@ -9,18 +9,27 @@ every call. A connector-level failure of `execute` is not an exception but Kiban
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ai_connector.errors import ConfigValidationError, UnsupportedTaskError
+from ai_connector.errors import ConfigValidationError, ProviderError, UnsupportedTaskError
 from ai_connector.host.audit import AuditLog
-from ai_connector.host.errors import BadRequestError, HostError, ParamsError, UnknownSubActionError
+from ai_connector.host.errors import (
+    BadRequestError,
+    HostError,
+    ParamsError,
+    RequestValidationError,
+    UnknownSubActionError,
+)
+from ai_connector.host.execlog import ExecutionLog, execute_record
 from ai_connector.host.license import CONNECTOR_TYPE_ID
 from ai_connector.host.preconfigured import PreconfiguredConnector
 from ai_connector.host.ready import ReadyStates
 from ai_connector.host.resolve import Resolver, redactor
-from ai_connector.host.responses import execute_failure, execute_ok
+from ai_connector.host.responses import CONNECTOR_TYPE_NAME, execute_failure, execute_ok
 from ai_connector.redaction import Redactor
 from ai_connector.runtime.subactions import SUB_ACTIONS
 from ai_connector.validation import ValidatedConnector
@@ -34,6 +43,7 @@ __all__ = ["Executor"]
 log = logging.getLogger("ai_connector.host")
 
 _ACTION = "connector_execute"
+_STREAM = "unified_completion_stream"
 _PARAMS_NOT_AN_OBJECT = "error validating action params: [subActionParams]: expected an object"
 
 
@@ -58,6 +68,7 @@ class Executor:
         self.preconfigured = preconfigured
         self.audit = audit
         self.gate = gate
+        self.execlog: ExecutionLog | None = None  # Kibana's event log (host.execlog); None: off
         self._preconfigured_redactors = {cid: redactor(pc.connector) for cid, pc in preconfigured.items()}
 
     async def runnable(self, connector_id: str) -> tuple[str, ValidatedConnector | HostError, Redactor]:
@@ -76,24 +87,65 @@ class Executor:
         self, connector_id: str, sub_action: Any, params: Any, *, user: str | None
     ) -> dict[str, Any]:
         """Kibana's `_execute` body for one run (see ConnectorService.execute)."""
+        started = time.time_ns()
+        record = functools.partial(
+            self._record, connector_id, sub_action=sub_action, params=params, user=user
+        )
         with self.audit.failures(_ACTION, connector_id=connector_id, user=user, defer=True):
             name, runnable, redact = await self.runnable(connector_id)
         try:
             data = await self._run(connector_id, name, runnable, sub_action, params)
         except Exception as exc:
-            outcome, code = execute_failure(connector_id, exc, redact)
+            inference_id = getattr(runnable, "inference_id", None)
+            failure, code = execute_failure(connector_id, exc, redact, inference_id)
+            record(name, runnable, started, failure, exc)
             self.audit.log(
                 _ACTION,
                 connector_id=connector_id,
                 user=user,
                 error_code=code,
-                error_message=outcome.get("service_message") or outcome["message"],
+                error_message=failure.get("service_message") or failure["message"],
                 redact=redact,
                 defer=True,
             )
-            return outcome
+            return failure
         self.audit.log(_ACTION, connector_id=connector_id, user=user, defer=True)
-        return execute_ok(connector_id, data)
+        outcome = execute_ok(connector_id, data)
+        record(name, runnable, started, outcome, None)
+        return outcome
+
+    def _record(
+        self,
+        connector_id: str,
+        name: str,
+        runnable: Any,
+        started: int,
+        outcome: Mapping[str, Any],
+        exc: BaseException | None,
+        *,
+        sub_action: Any,
+        params: Any,
+        user: str | None,
+        usage: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add this run to the execution log (nothing when it is off)."""
+        if self.execlog is None:
+            return
+        kind = getattr(exc, "kind", None)  # a ProviderError's FailureKind; else the error's type
+        self.execlog.record(
+            execute_record(
+                connector_id=connector_id,
+                name=name,
+                connector=runnable,
+                sub_action=sub_action,
+                params=params,
+                started_ns=started,
+                outcome=outcome,
+                error_kind=getattr(kind, "value", None) or (None if exc is None else type(exc).__name__),
+                usage=usage,
+                user=user,
+            )
+        )
 
     async def _run(
         self,
@@ -111,9 +163,10 @@ class Executor:
                 f"but got [{got}]"
             )
         if sub_action not in SUB_ACTIONS:
+            # Kibana names the connector *type* here (sub_action_framework/executor.ts)
             raise UnknownSubActionError(
                 f'Sub action "{sub_action}" is not registered. Connector id: {connector_id}. '
-                f"Connector name: {name}. Connector type: {CONNECTOR_TYPE_ID}"
+                f"Connector name: {CONNECTOR_TYPE_NAME}. Connector type: {CONNECTOR_TYPE_ID}"
             )
         if isinstance(runnable, HostError):
             raise runnable.with_traceback(None)  # kept with the state: no traceback piles up
@@ -131,26 +184,42 @@ class Executor:
         self, connector_id: str, params: Any, *, user: str | None
     ) -> AsyncIterator[dict[str, Any]]:
         """`unified_completion_stream`'s chunks (see ConnectorService.stream)."""
-        with self.audit.failures(_ACTION, connector_id=connector_id, user=user, defer=True) as scope:
-            _name, runnable, redact = await self.runnable(connector_id)
-            if isinstance(runnable, HostError):
-                raise runnable.with_traceback(None)  # kept with the state: no traceback piles up
-            scope.redact = redact
-            self.resolver.check_hosts(runnable)
-            if params is not None and not isinstance(params, Mapping):
-                raise ParamsError(_PARAMS_NOT_AN_OBJECT)
-            chunks = self.runtime.stream(runnable, dict(params or {}), timeout=self.settings.request_timeout)
-            try:
-                first = await anext(chunks, None)
-            except ConfigValidationError as exc:
-                raise ParamsError.from_validation(exc) from None
-            except UnsupportedTaskError as exc:
-                raise BadRequestError(str(exc)) from None
+        started, name, runnable, redact = time.time_ns(), "", None, None
+        record = functools.partial(self._record, connector_id, sub_action=_STREAM, params=params, user=user)
+        try:
+            with self.audit.failures(_ACTION, connector_id=connector_id, user=user, defer=True) as scope:
+                name, runnable, redact = await self.runnable(connector_id)
+                if isinstance(runnable, HostError):
+                    raise runnable.with_traceback(None)  # kept with the state: no traceback piles up
+                scope.redact = redact
+                self.resolver.check_hosts(runnable)
+                if params is not None and not isinstance(params, Mapping):
+                    raise ParamsError(_PARAMS_NOT_AN_OBJECT)
+                chunks = self.runtime.stream(
+                    runnable, dict(params or {}), timeout=self.settings.request_timeout
+                )
+                try:
+                    first = await anext(chunks, None)
+                except ConfigValidationError as exc:
+                    raise RequestValidationError.from_validation(exc) from None
+                except UnsupportedTaskError as exc:
+                    raise BadRequestError(str(exc)) from None
+                except ProviderError as exc:  # Kibana's upstream text names the endpoint
+                    setattr(exc, "inference_id", runnable.inference_id)  # noqa: B010
+                    raise
+        except Exception as exc:
+            if redact is not None:  # the connector was found and allowed: a run that failed
+                record(name, runnable, started, execute_failure(connector_id, exc, redact)[0], exc)
+            raise
+        usage: Any = None
         with self.audit.failures(_ACTION, connector_id=connector_id, user=user, redact=redact, defer=True):
             try:
                 if first is not None:
+                    usage = first.get("usage")
                     yield first
                     async for chunk in chunks:
+                        if chunk.get("usage") is not None:  # the last chunk's token counts
+                            usage = chunk["usage"]
                         yield chunk
             except GeneratorExit:  # the consumer went away (client disconnect): close upstream now
                 await _aclose(chunks)
@@ -162,10 +231,21 @@ class Executor:
                     error_message="the client closed the stream",
                     defer=True,
                 )
+                cancelled = {"status": "error", "message": "the client closed the stream"}
+                record(name, runnable, started, cancelled, _Cancelled(), usage=usage)
+                raise
+            except Exception as exc:
+                outcome = execute_failure(connector_id, exc, redact, runnable.inference_id)[0]
+                record(name, runnable, started, outcome, exc, usage=usage)
                 raise
             finally:
                 await _aclose(chunks)  # a no-op once the stream has ended
         self.audit.log(_ACTION, connector_id=connector_id, user=user, defer=True)
+        record(name, runnable, started, execute_ok(connector_id, None), None, usage=usage)
+
+
+class _Cancelled(Exception):
+    """The error kind the execution log records for a stream its client closed."""
 
 
 async def _aclose(iterator: AsyncIterator[Any]) -> None:

@@ -183,7 +183,7 @@ def refuse_unknown_update_keys(body: Mapping[str, Any]) -> None:
         )
         for k in unknown
     ]
-    raise BadRequestError(f"error validating connector config: {field_text(errors)}", errors)
+    raise BadRequestError(f"error validating connector type config: {field_text(errors)}", errors)
 
 
 def _keep_fixed_config(config: dict[str, Any], record: StoredConnector) -> dict[str, Any]:
@@ -205,7 +205,7 @@ def _keep_fixed_config(config: dict[str, Any], record: StoredConnector) -> dict[
                 )
             )
     if errors:
-        raise BadRequestError(f"error validating connector config: {field_text(errors)}", errors)
+        raise BadRequestError(f"error validating connector type config: {field_text(errors)}", errors)
     return config
 
 

@@ -25,6 +25,7 @@ from ai_connector.host.errors import (
     HostError,
     MissingSecretsError,
     ParamsError,
+    RequestValidationError,
     UnknownSubActionError,
 )
 from ai_connector.host.license import (
@@ -33,6 +34,7 @@ from ai_connector.host.license import (
     LicenseState,
     is_type_enabled_in_config,
 )
+from ai_connector.redaction import Redactor, cap
 
 if TYPE_CHECKING:
     from ai_connector.host.preconfigured import PreconfiguredConnector
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONNECTOR_TYPE_NAME",
     "SUPPORTED_FEATURE_IDS",
+    "ExecuteOutcome",
     "connector_types",
     "error_source",
     "execute_failure",
@@ -49,6 +52,7 @@ __all__ = [
     "preconfigured_response",
     "saved_response",
     "stream_error_event",
+    "upstream_message",
 ]
 
 log = logging.getLogger("ai_connector.host")
@@ -155,6 +159,18 @@ def error_source(exc: BaseException) -> str:
     return "framework"
 
 
+class ExecuteOutcome(dict[str, Any]):
+    """A failed `_execute`'s body: a plain dict to every reader (and in JSON) that also keeps the
+    typed error it came from, for callers that map errors themselves (the OpenAI routes): Kibana's
+    `retry` is true for every error thrown while running, so it cannot tell them apart."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, body: dict[str, Any], error: BaseException) -> None:
+        super().__init__(body)
+        self.error = error
+
+
 def execute_ok(connector_id: str, data: Any) -> dict[str, Any]:
     """`_execute`'s success body."""
     out: dict[str, Any] = {"status": "ok", "connector_id": connector_id}
@@ -163,39 +179,57 @@ def execute_ok(connector_id: str, data: Any) -> dict[str, Any]:
     return out
 
 
+def upstream_message(exc: ProviderError, inference_id: str | None) -> str:
+    """Kibana's text for a provider's HTTP error: `Inference endpoint [id] returned status code N:
+    <upstream body>` (stack_connectors inference.ts); other provider errors keep their message."""
+    if exc.status is None or exc.status < 400 or not inference_id:
+        return exc.message
+    body = exc.provider_message if exc.provider_message is not None else exc.message
+    text = f"Inference endpoint [{inference_id}] returned status code {exc.status}"
+    return f"{text}: {body}" if body else text
+
+
 def execute_failure(
-    connector_id: str, exc: BaseException, redact: Callable[[str], str] | None = None
-) -> tuple[dict[str, Any], str]:
+    connector_id: str,
+    exc: BaseException,
+    redact: Callable[[str], str] | None = None,
+    inference_id: str | None = None,
+) -> tuple[ExecuteOutcome, str]:
     """`_execute`'s connector-level failure body for `exc`, and the audit error code.
 
-    Params errors carry no `service_message` (as in Kibana); an unregistered sub-action is
-    Kibana's retryable framework error; anything unexpected is logged and reported redacted.
+    As Kibana's action executor answers: params the connector type refuses are the user's, not
+    retried, with no `service_message` (validateAction); every error thrown while running,
+    including the sub-action framework's `Request validation failed` and an unregistered
+    sub-action, is `an error occurred while running the action` with `retry: true`. The service
+    message is redacted and capped at 1000 characters with `... [truncated]`; anything unexpected
+    is logged. `inference_id` (else the error's own) names the endpoint in upstream HTTP errors.
     """
-    code = type(exc).__name__
-    retry = False
+    original, code = exc, type(exc).__name__
     if isinstance(exc, ConfigValidationError):
-        exc, code = ParamsError.from_validation(exc), "ValidationError"
-    if isinstance(exc, ParamsError):
+        exc, code = RequestValidationError.from_validation(exc), "ValidationError"
+    if isinstance(exc, ParamsError) and not isinstance(exc, RequestValidationError):
         params_body: dict[str, Any] = {
             "status": "error",
             "connector_id": connector_id,
             "message": exc.message,
         }
-        return {**params_body, "retry": False, "errorSource": "framework"}, "ValidationError"
-    if isinstance(exc, ProviderError | HostError):
+        return ExecuteOutcome(
+            {**params_body, "retry": False, "errorSource": "user"}, original
+        ), "ValidationError"
+    if isinstance(exc, ProviderError):
+        service_message = upstream_message(exc, inference_id or getattr(exc, "inference_id", None))
+    elif isinstance(exc, HostError):
         service_message = exc.message
-        retry = isinstance(exc, UnknownSubActionError) or bool(getattr(exc, "retryable", False))
     elif isinstance(exc, HostNotAllowedError | UnsupportedTaskError | ContextWindowExceededError):
         service_message = str(exc)
     else:
         service_message = f"{code}: {exc}"
-    if redact is not None:
-        service_message = redact(service_message)
+    service_message = cap(redact(service_message) if redact is not None else Redactor()(service_message))
     if not isinstance(exc, AIConnectorError):
         log.error("connector %s: execute failed unexpectedly: %s", connector_id, service_message)
     body: dict[str, Any] = {"status": "error", "connector_id": connector_id, "message": RUNNING_ERROR}
-    body.update(service_message=service_message, retry=retry, errorSource=error_source(exc))
-    return body, code
+    body.update(service_message=service_message, retry=True, errorSource=error_source(exc))
+    return ExecuteOutcome(body, original), code
 
 
 def stream_error_event(exc: BaseException) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from ai_connector.errors import (
     UnsupportedTaskError,
 )
 from ai_connector.host.errors import BadRequestError, DecryptionError, MissingSecretsError
+from ai_connector.host.execlog import connector_test_record
 from ai_connector.host.resolve import Resolver
 from ai_connector.host.store import StoredConnector
 from ai_connector.redaction import Redactor
@@ -26,10 +27,12 @@ from ai_connector.types import FailureKind, TestResult
 from ai_connector.validation import ValidatedConnector
 
 if TYPE_CHECKING:
+    from ai_connector.host.audit import AuditLog
+    from ai_connector.host.execlog import ExecutionLog
     from ai_connector.host.settings import HostSettings
     from ai_connector.runtime import Runtime
 
-__all__ = ["resolve_for_test", "run_test"]
+__all__ = ["log_test", "resolve_for_test", "run_test"]
 
 log = logging.getLogger("ai_connector.host")
 
@@ -93,3 +96,39 @@ async def run_test(
             details=result.details,
         )
     return result
+
+
+def log_test(
+    audit: AuditLog,
+    execlog: ExecutionLog | None,
+    connector_id: str | None,
+    name: str,
+    tested: ValidatedConnector | TestResult,
+    started_ns: int,
+    result: TestResult,
+    user: str | None,
+    redact: Redactor,
+) -> None:
+    """The test's audit line, and its execution-log record (an unsaved connector's has no id)."""
+    if result.ok:
+        audit.log("connector_test", connector_id=connector_id, user=user)
+    else:
+        audit.log(
+            "connector_test",
+            connector_id=connector_id,
+            user=user,
+            error_code=(result.failure.value if result.failure else "failed"),
+            error_message=result.message,
+            redact=redact,
+        )
+    if execlog is not None:
+        execlog.record(
+            connector_test_record(
+                connector_id=connector_id or "",
+                name=name,
+                connector=tested,
+                started_ns=started_ns,
+                result=result,
+                user=user,
+            )
+        )

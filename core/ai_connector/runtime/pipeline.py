@@ -32,6 +32,7 @@ from ai_connector.runtime.ratelimit import RateLimiter
 from ai_connector.runtime.retry import RetryPolicy
 from ai_connector.runtime.settings import RuntimeSettings
 from ai_connector.runtime.subactions import STREAM_SUB_ACTION, parse_params, sub_action
+from ai_connector.runtime.temperature import with_connector_temperature
 from ai_connector.runtime.tokens import check_context_window
 from ai_connector.runtime.transport import resolve
 from ai_connector.runtime.watchdog import StreamWatchdog
@@ -243,7 +244,7 @@ class Runtime:
         ContextWindowExceededError, HostNotAllowedError, or a redacted ProviderError.
         """
         spec = sub_action(sub_action_name, connector.provider, connector.task_type)
-        request = parse_params(spec, params)
+        request = with_connector_temperature(parse_params(spec, params), connector)
         budget = self.settings.timeout if timeout is None else timeout
         if spec.streaming:
             return self._stream(connector, request, budget)
@@ -498,7 +499,7 @@ class Runtime:
         `budget` between reads, no retry)."""
         if request is None:
             spec = sub_action(STREAM_SUB_ACTION, connector.provider, connector.task_type)
-            request = parse_params(spec, params)
+            request = with_connector_temperature(parse_params(spec, params), connector)
         check_context_window(request, connector.context_window_length)
         prepared = self._prepared(connector)
         ctx = self._context(prepared, budget)

@@ -11,7 +11,7 @@ shape (stack_connectors `inference.ts`):
 | `unified_completion_stream` | same | `chat.completion.chunk` events |
 | `completion` | `{input}` | `[{"result": str}]` |
 | `text_embedding` | `{input, inputType}` | `[{"embedding": [float, ...]}]` |
-| `sparse_embedding` | `{input}` | `[{token: weight}, ...]` |
+| `sparse_embedding` | `{input}` | `[{"is_truncated": false, "embedding": {token: weight}}, ...]` |
 | `rerank` | `{input: [str, ...], query}` | `[{"index", "score", "text"?}]` |
 """
 
@@ -75,6 +75,7 @@ def _chat(params: Mapping[str, Any]) -> ChatRequest:
         tool_choice=tool_choice if tool_choice is None or isinstance(tool_choice, str) else dict(tool_choice),
         user=body.get("user"),
         metadata=None if metadata is None else dict(metadata),
+        use_case=(params.get("telemetryMetadata") or {}).get("pluginId"),
     )
 
 
@@ -102,8 +103,9 @@ def _embedding_answer(vectors: Sequence[Sequence[float]]) -> list[dict[str, Any]
     return [{"embedding": list(v)} for v in vectors]
 
 
-def _sparse_answer(weights: Sequence[Mapping[str, float]]) -> list[dict[str, float]]:
-    return [dict(w) for w in weights]
+def _sparse_answer(weights: Sequence[Mapping[str, float]]) -> list[dict[str, Any]]:
+    # Elasticsearch's shape, which Kibana passes through (`response.sparse_embedding`).
+    return [{"is_truncated": False, "embedding": dict(w)} for w in weights]
 
 
 def _rerank_answer(results: Sequence[RerankResult]) -> list[dict[str, Any]]:

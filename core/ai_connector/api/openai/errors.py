@@ -150,6 +150,9 @@ def from_outcome(outcome: Mapping[str, Any]) -> OpenAIError:
     typed error, so the mapping is coarser than `from_exception`: the caller's fault is 400 (429
     when a retry may help), the framework's or provider's 502 (503 when a retry may help).
     """
+    error = getattr(outcome, "error", None)  # host.responses.ExecuteOutcome keeps the typed error
+    if isinstance(error, BaseException):
+        return from_exception(error, model="")  # (an unknown model never becomes an outcome)
     message = outcome.get("service_message") or outcome.get("message") or INTERNAL_MESSAGE
     retry = bool(outcome.get("retry"))
     if "service_message" not in outcome:  # the params failed validation (Kibana's framework 400)
