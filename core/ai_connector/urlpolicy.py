@@ -1,5 +1,15 @@
 """The host's allowedHosts policy (Kibana `xpack.actions.allowedHosts`): exact hostname match,
-`*` allows any; a URL that cannot be parsed or has no hostname is refused (fails closed)."""
+`*` allows any; a URL that cannot be parsed or has no hostname is refused (fails closed).
+
+Before the hostname is compared, what no request URL needs and what lets two URL parsers disagree
+on the host is refused: control characters and spaces (CR/LF would split a request line) and
+schemes other than http(s); at save, `url_problem` also refuses user names and passwords
+(`allowed@evil` tricks; credentials belong in the secrets). The hostname compared is the one
+httpx, the host's client, will connect to, and it must equal the standard library's reading of
+the same URL, so no parser differential slips a host past the list. Numeric and other spellings
+of an address (`127.1`, `0x7f.1`, `2130706433`, `[::ffff:127.0.0.1]`, a trailing dot) are
+different names: allowed only when listed as written.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +17,52 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+import httpx
+
 from ai_connector.errors import HostNotAllowedError
 
-__all__ = ["UrlPolicy"]
+__all__ = ["UrlPolicy", "url_problem"]
 
 _HOSTNAME = re.compile(r"^(?:[a-z0-9_\-.]+|\[?[0-9a-f:.]+\]?)$")
+# C0 controls, space, DEL and C1 controls: never part of a URL a connector calls.
+_CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def _host_of(url: str) -> str | None:
+    """The host httpx will connect to, when the standard library reads the same host; else None."""
+    try:
+        parts = urlsplit(url)
+        theirs = (parts.hostname or "").strip("[]")
+        ours = httpx.URL(url).host
+    except (ValueError, httpx.InvalidURL):
+        return None
+    return ours if ours and ours == theirs else None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not a URL a connector may save (a phrase to follow the field's label), or None.
+
+    Stricter than what `UrlPolicy` lets a request reach: user info is refused here (credentials
+    belong in the secrets), while a request's host check only needs both parsers to agree on it.
+    """
+    problem = _call_problem(url)
+    if problem is None and "@" in urlsplit(url).netloc:
+        return "must not contain a user name or password (credentials belong in the secrets)"
+    return problem
+
+
+def _call_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "must be a valid http(s) URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "must be an http(s) URL"
+    if _CONTROL.search(url):
+        return "must not contain spaces or control characters (such as CR, LF or tab)"
+    if _host_of(url) is None:
+        return "must be a valid http(s) URL with a host name"
+    return None
 
 
 class UrlPolicy:
@@ -34,14 +85,10 @@ class UrlPolicy:
 
     def is_allowed(self, url: str) -> bool:
         """True when `url` parses, has a hostname and that hostname is allowed."""
-        try:
-            parts = urlsplit(str(url))
-            host = parts.hostname
-        except ValueError:
+        url = str(url)
+        if _call_problem(url) is not None:
             return False
-        if not host or parts.scheme not in ("http", "https"):
-            return False
-        return self._any or host.lower().strip("[]") in self._hosts
+        return self._any or _host_of(url) in self._hosts
 
     def check(self, url: str) -> None:
         """Raise HostNotAllowedError unless `url` is allowed."""

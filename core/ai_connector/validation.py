@@ -12,8 +12,7 @@ import json
 import secrets as _random
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
@@ -22,10 +21,7 @@ from jsonschema.exceptions import ValidationError
 from ai_connector.errors import ConfigValidationError, FieldError, UnknownProviderError
 from ai_connector.schemas_access import load_schema
 from ai_connector.types import InferenceEndpoint, Provider, Secrets, TaskType, thaw
-
-if TYPE_CHECKING:
-    from ai_connector.urlpolicy import UrlPolicy
-
+from ai_connector.urlpolicy import UrlPolicy, url_problem
 
 __all__ = [
     "ProviderLookup",
@@ -52,10 +48,7 @@ _FORMATS = FormatChecker(formats=())
 
 @_FORMATS.checks("uri", raises=ValueError)
 def _is_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    return not isinstance(value, str) or url_problem(value) is None
 
 
 _TYPE_WORDS = {
@@ -310,7 +303,10 @@ def _messages(err: ValidationError, root: Mapping[str, Any], prefix: str) -> lis
     elif v == "pattern":
         msg = f"{label} has characters that are not allowed"
     elif v == "format":
-        msg = f"{label} must be an http(s) URL" if val == "uri" else f"{label} must be a valid {val}"
+        if val == "uri":
+            msg = f"{label} {url_problem(str(err.instance)) or 'must be an http(s) URL'}"
+        else:
+            msg = f"{label} must be a valid {val}"
     elif v == "minItems":
         msg = f"{label} must have at least {val} item(s)"
     elif v == "maxItems":
@@ -563,6 +559,12 @@ def validate_connector(
     return validated
 
 
+def _field_in(url: str, settings: Mapping[str, Any]) -> str:
+    """The setting a provider built `url` from: the longest string value it contains (else `url`)."""
+    found = [(len(v), k) for k, v in settings.items() if isinstance(v, str) and v and v in url]
+    return max(found)[1] if found else "url"
+
+
 def _flat_secrets(values: Mapping[str, Any]) -> dict[str, str]:
     """Secrets as a flat str mapping (nested groups keep dotted keys)."""
     out: dict[str, str] = {}
@@ -578,16 +580,20 @@ def check_urls(connector: ValidatedConnector, policy: UrlPolicy, host_settings: 
     """Refuse (400-style ConfigValidationError) a connector whose provider URLs the host does not allow."""
     if connector.provider.urls is None:
         return
-    errors = []
+    errors: dict[str, FieldError] = {}  # one per field, however many URLs a provider builds from it
+    settings = connector.config.get("providerConfig", {})
     for url in connector.provider.urls(connector.endpoint(), host_settings):
-        if not policy.is_allowed(url):
-            errors.append(
-                FieldError(
-                    "config.providerConfig.url",
-                    "url",
-                    "URL",
-                    f'target url "{url}" is not added to the allowed_hosts of this host',
-                )
-            )
+        name = _field_in(url, settings)
+        if name in errors or policy.is_allowed(url):
+            continue
+        label = _label_at(connector.provider.settings_schema, [name]) or name
+        # A malformed URL is named by its fault, never echoed (CR/LF would break a log line).
+        problem = url_problem(url)
+        why = (
+            f"{label} {problem}"
+            if problem
+            else f'target url "{url}" is not added to the allowed_hosts of this host'
+        )
+        errors[name] = FieldError(f"config.providerConfig.{name}", name, label, why)
     if errors:
-        raise ConfigValidationError(errors)
+        raise ConfigValidationError(list(errors.values()))

@@ -19,8 +19,9 @@ from ai_connector.plugin import (
 from ai_connector.routines import default_test
 from ai_connector.sse import aiter_sse
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
+from canaries import canary_secret
 
-CANARY = "canary-secret-7f3e9a1c5b"  # a secret value: no response body, audit line or log may hold it
+CANARY = canary_secret("api")  # a secret value: no response body, audit line or log may hold it
 
 SETTINGS = {
     "type": "object",

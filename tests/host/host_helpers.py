@@ -16,9 +16,10 @@ from ai_connector.plugin import (
 )
 from ai_connector.routines import default_test
 from ai_connector.testing.fakeserver import FakeResponse
+from canaries import canary_secret
 
 # A secret no response, log line, audit event or stored plaintext may ever contain.
-CANARY = "sk-canary-7f3a9b1c2d4e5f60a1b2"
+CANARY = canary_secret("host")
 KEY = "k" * 40  # an encryption key (>= 32 characters)
 OTHER_KEY = "o" * 40
 

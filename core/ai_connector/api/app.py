@@ -27,6 +27,7 @@ import ai_connector
 from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
 from ai_connector.api.execlog_routes import router as execlog_router
+from ai_connector.api.guards import DEFAULT_MAX_PAYLOAD_BYTES, BodyGuard, SecurityHeaders
 from ai_connector.api.openai import OpenAIRoutes
 from ai_connector.api.routes import STATIC_DIR, execute_response, router
 
@@ -51,6 +52,15 @@ class AuthMiddleware:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and sum(1 for k, _ in scope["headers"] if k.lower() == b"authorization") > 1
+        ):
+            # On every route (OpenAI's too): proxies and frameworks disagree on which value wins.
+            await response_for(ApiError(400, "Request must contain exactly one Authorization header."))(
+                scope, receive, send
+            )
+            return
         if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
             await self.app(scope, receive, send)
             return
@@ -199,6 +209,7 @@ def create_app(
 
             owned = await ConnectorService.open(settings, registry=registry)
             app.state.service = owned
+            app.state.max_payload_bytes = owned.settings.max_payload_bytes
             if app.state.auth is None:
                 app.state.auth = ApiKeyAuth(api_keys if api_keys is not None else owned.settings.api_keys)
         try:
@@ -223,16 +234,17 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    keys = api_keys
-    if keys is None:
-        source = settings if settings is not None else getattr(service, "settings", None)
-        keys = getattr(source, "api_keys", None)
+    source = settings if settings is not None else getattr(service, "settings", None)
+    keys = api_keys if api_keys is not None else getattr(source, "api_keys", None)
     app.state.auth = ApiKeyAuth(keys) if keys is not None else None
+    app.state.max_payload_bytes = getattr(source, "max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(execlog_router)
     app.add_middleware(OpenAIRoutes, api=app)  # OpenAI's API under `openai_api_prefix` (/v1)
     app.add_middleware(ExecuteFastPath, api=app)
-    app.add_middleware(AuthMiddleware, api=app)  # added last: runs first
+    app.add_middleware(BodyGuard, max_bytes=lambda: app.state.max_payload_bytes)
+    app.add_middleware(AuthMiddleware, api=app)
+    app.add_middleware(SecurityHeaders)  # added last: runs first, so every answer carries them
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -254,7 +254,11 @@ class AuditLog:
                     os.close(fd)
             except OSError as exc:
                 if required:
-                    raise HostError(
+                    from ai_connector.host.store import storage_fault
+
+                    # A full or read-only volume is typed (507/503); other faults stay generic.
+                    fault = storage_fault(exc, f"the audit log {self.path}")
+                    raise fault or HostError(
                         f"the audit log {self.path} cannot be written ({exc.strerror}); "
                         "the change was not made"
                     ) from None

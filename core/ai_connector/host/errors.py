@@ -24,6 +24,8 @@ __all__ = [
     "ParamsError",
     "RequestValidationError",
     "SettingsError",
+    "StorageFullError",
+    "StorageReadOnlyError",
     "UnknownSubActionError",
     "error_body",
     "field_text",
@@ -176,3 +178,15 @@ class RequestValidationError(ParamsError):
 
 class UnknownSubActionError(BadRequestError):
     """An `_execute` sub-action `.inference` does not register (Kibana: a retryable framework error)."""
+
+
+class StorageFullError(HostError):
+    """507: the data volume (or the database) has no space left; writes are refused, reads still served."""
+
+    status_code = 507
+
+
+class StorageReadOnlyError(HostError):
+    """503: the store became read-only under a running host; writes are refused, reads still served."""
+
+    status_code = 503

@@ -94,6 +94,7 @@ ENV_VARS: Mapping[str, str] = {
     "api_keys": "AI_CONNECTOR_API_KEYS",
     "enabled_connector_types": "AI_CONNECTOR_ENABLED_CONNECTOR_TYPES",
     "max_response_bytes": "AI_CONNECTOR_MAX_RESPONSE_BYTES",
+    "max_payload_bytes": "AI_CONNECTOR_MAX_PAYLOAD_BYTES",
     "request_timeout": "AI_CONNECTOR_REQUEST_TIMEOUT",
     "max_attempts": "AI_CONNECTOR_MAX_ATTEMPTS",
     "transport": "AI_CONNECTOR_TRANSPORT",
@@ -127,6 +128,8 @@ class HostSettings:
     api_keys: dict[str, str] = field(default_factory=dict, repr=False)
     enabled_connector_types: list[str] = field(default_factory=lambda: ["*"])
     max_response_bytes: int = 1_048_576
+    # Request bodies over this are refused with 413 before they are read (Kibana's server.maxPayload).
+    max_payload_bytes: int = 1_048_576
     request_timeout: float = 120.0
     max_attempts: int = 3
     transport: str = "auto"
@@ -511,6 +514,7 @@ _PARSERS: dict[str, Any] = {
     "api_keys": _parse_api_keys,
     "enabled_connector_types": _parse_types,
     "max_response_bytes": _parse_size,
+    "max_payload_bytes": _parse_size,
     "request_timeout": _parse_duration,
     "max_attempts": _parse_attempts,
     "transport": _parse_transport,

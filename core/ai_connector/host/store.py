@@ -16,15 +16,23 @@ past a handful of migrations or needs downgrades.
 SQLite runs in WAL mode with a busy timeout, and every write is a single statement in its own
 `BEGIN IMMEDIATE` transaction: a killed process leaves each connector either fully written or not
 at all. The API is synchronous; the async service calls it in a worker thread.
+
+Storage faults are typed: a write on a full volume (SQLite's SQLITE_FULL, PostgreSQL's disk_full,
+ENOSPC/EDQUOT) is a StorageFullError (507), a write on a store that became read-only under a
+running host a StorageReadOnlyError (503); reads go on. A data directory that is read-only when
+the store opens is a start-up error naming the path (SettingsError): a host that could never save
+a connector or a test result is a misconfiguration, not a mode to run in.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,12 +55,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateTable
 
 from ai_connector.host.crypto import SecretCipher, canonical_json
-from ai_connector.host.errors import ConflictError, NotFoundError, SettingsError
+from ai_connector.host.errors import (
+    ConflictError,
+    HostError,
+    NotFoundError,
+    SettingsError,
+    StorageFullError,
+    StorageReadOnlyError,
+)
 
 __all__ = ["SCHEMA_VERSION", "ConnectorStore", "StoredConnector"]
 
@@ -179,7 +194,14 @@ class ConnectorStore:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 # Secrets are encrypted, but names, config and audit-worthy metadata are not: owner only.
                 # SQLite gives its -wal and -shm files the database file's permissions.
-                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+                try:
+                    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+                except OSError as exc:
+                    raise SettingsError(
+                        f"the connector database {path} cannot be opened for writing ({exc.strerror}): "
+                        "the data directory must be writable; point AI_CONNECTOR_HOME (or "
+                        "AI_CONNECTOR_DATABASE_URL) at a writable place"
+                    ) from None
             in_memory = not database or database == ":memory:"
             if in_memory:  # one shared connection, or each pooled connection sees its own empty database
                 engine = create_engine(
@@ -198,6 +220,13 @@ class ConnectorStore:
         if migrate:
             try:
                 store.migrate()
+            except (StorageReadOnlyError, StorageFullError) as exc:
+                engine.dispose()
+                state = "read-only" if isinstance(exc, StorageReadOnlyError) else "full"
+                raise SettingsError(
+                    f"the connector store ({parsed.database or parsed.get_backend_name()}) is {state}, "
+                    "so it cannot be opened: the data directory must be writable"
+                ) from None
             except Exception:
                 engine.dispose()
                 raise
@@ -209,10 +238,18 @@ class ConnectorStore:
             self._closed = True
             self.engine.dispose()
 
-    def _write(self) -> Any:
-        conn = self.engine.connect()
-        conn.execution_options(ai_connector_write=True)
-        return conn
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A connection for one write transaction; storage faults leave it typed (507/503)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(ai_connector_write=True)
+                yield conn
+        except (DBAPIError, OSError) as exc:
+            fault = storage_fault(exc, f"the connector store ({self.engine.url.database or self.dialect})")
+            if fault is None:
+                raise
+            raise fault from None
 
     def migrate(self) -> int:
         """Create or upgrade the schema; returns the version now in place."""
@@ -431,6 +468,30 @@ class ConnectorStore:
 
     # Last in the class, so no annotation above means this method: `list[...]` stays the builtin.
     list = list_all  # the name tests and scripts call
+
+
+_SQLITE_READONLY, _SQLITE_FULL = 8, 13  # primary result codes (sqlite.org/rescode.html)
+_PG_DISK_FULL, _PG_READ_ONLY = "53100", "25006"  # SQLSTATEs: disk_full, read_only_sql_transaction
+
+
+def storage_fault(exc: BaseException, where: str) -> HostError | None:
+    """The typed refusal for a full or read-only store behind `exc` (a driver or OS error), else None."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    code = code & 0xFF if isinstance(code, int) else None  # extended codes carry the primary in the low byte
+    state = getattr(orig, "sqlstate", None)
+    number = getattr(orig, "errno", None)
+    if code == _SQLITE_FULL or state == _PG_DISK_FULL or number in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFullError(
+            f"no space left for {where}: the change was not made; connectors can still be read and "
+            "run. Free space on its volume and try again."
+        )
+    if code == _SQLITE_READONLY or state == _PG_READ_ONLY or number == errno.EROFS:
+        return StorageReadOnlyError(
+            f"{where} is read-only: the change was not made; connectors can still be read and run. "
+            "Make the data directory writable again and try again."
+        )
+    return None
 
 
 def _enable_wal(cur: Any) -> None:
