@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from canaries import find_canary
+
+# Property tests check outcomes, never speed: on a loaded 2-core machine one example can take longer
+# than hypothesis's default 200 ms deadline, which would fail a correct test.
+hypothesis_settings.register_profile("ai_connector", deadline=None)
+hypothesis_settings.load_profile("ai_connector")
 
 # Set before any test imports the package, so subprocesses started by tests inherit it too.
 os.environ.setdefault("AI_CONNECTOR_CACHE_DIR", tempfile.mkdtemp(prefix="ai-connector-test-cache-"))

@@ -7,6 +7,11 @@ Plugins only ever see httpx's API: `request()` and `stream()` take httpx's argum
 the client's `build_request` and sent with `send(stream=True)`; the host's redirect and URL policy and
 the speed work live in the client's transport (`ai_connector.http`, `ai_connector.runtime.transport`),
 httpx's intended seam.
+
+The helpers `send_json()` and `open_sse()` hand plugins no httpx object, so they take the host
+client's short path when it has one (`HostClient.short_path()`: bytes and headers straight to the
+aiohttp transport, the same URL and redirect checks on every hop), and httpx's API otherwise. The
+caps, error typing and redaction below are shared by both ways.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from json import dumps as _dumps
 from types import MappingProxyType
 from typing import Any
 
@@ -31,7 +37,7 @@ from ai_connector.errors import (
     UnreachableError,
 )
 from ai_connector.redaction import RedactingLogger, Redactor
-from ai_connector.sse import ServerSentEvent
+from ai_connector.sse import ServerSentEvent, aiter_sse
 from ai_connector.urlpolicy import UrlPolicy
 
 __all__ = [
@@ -52,6 +58,35 @@ _URLS: dict[str, httpx.URL] = {}  # parsed URLs (immutable), so the client need 
 _URL_CACHE_SIZE = 512
 _BODY_ITER = "ai_connector.body"  # where a response keeps the body iterator ctx handed out
 _NOT_HTTP = "the server did not answer with an HTTP response"
+
+
+def _parsed(url: str) -> httpx.URL:
+    """`url` parsed (cached: httpx.URL is immutable), so neither path parses it per call."""
+    parsed = _URLS.get(url)
+    if parsed is None:
+        parsed = httpx.URL(url)
+        if len(_URLS) >= _URL_CACHE_SIZE:
+            _URLS.clear()
+        _URLS[url] = parsed
+    return parsed
+
+
+async def _error_start(chunks: Any) -> bytes:
+    """The start (64 KiB at most) of an error answer's body, closing `chunks`; b"" when it cannot
+    be read."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= _ERROR_BODY_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        await _aclose(chunks)
+    return b"".join(parts)[:_ERROR_BODY_LIMIT]
 
 
 def transport_error(exc: httpx.HTTPError, url: str, provider_id: str, redact: Any) -> ProviderError:
@@ -80,56 +115,76 @@ def transport_error(exc: httpx.HTTPError, url: str, provider_id: str, redact: An
     )
 
 
+def _httpx_chunks(response: httpx.Response) -> Any:
+    """httpx's decoded bytes of `response`; for a body with no Content-Encoding not yet read, the
+    response's byte stream itself (the same bytes, one generator fewer to finish)."""
+    if response.is_stream_consumed or "content-encoding" in response.headers:
+        return response.aiter_bytes()
+    return response.stream.__aiter__()  # type: ignore[union-attr]
+
+
+class _HttpxAnswer:
+    """An httpx response in the shape of the short path's answer (`status`, `headers`, `body`),
+    for a client without one: `body` iterates its chunks and closes the response with them."""
+
+    __slots__ = ("_chunks", "_response", "body", "headers", "status")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._chunks = _httpx_chunks(response)
+        self.status = response.status_code
+        self.headers = response.headers
+        self.body = self
+
+    def __aiter__(self) -> Any:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        try:
+            await _aclose(self._chunks)
+        finally:
+            await self._response.aclose()
+
+
+async def _aclose(chunks: Any) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
+
+
 class _Body:
-    """The decoded body of a response as an async iterator of non-empty
-    byte chunks, with transport failures as StreamInterruptedError (or httpx's errors when no
-    context is given). `sse_limits` tells `ai_connector.sse` the host's line and event caps.
+    """A response body as an async iterator of non-empty byte chunks, with transport failures as
+    StreamInterruptedError and, for an event stream, its longest line capped (whoever parses the
+    events: the core's or a plugin's own decoder). `sse_limits` tells `ai_connector.sse` the host's
+    line and event caps.
 
     Not an async generator: one left unfinished (a stream read up to its `[DONE]`) would be finalised
-    through the event loop, a task per body; `aclose()` finishes httpx's iterator at once.
+    through the event loop, a task per body; `aclose()` finishes the source iterator at once.
     """
 
-    __slots__ = ("_ctx", "_inner", "_line_cap", "_response", "_since_eol", "sse_limits")
+    __slots__ = ("_ctx", "_inner", "_line_cap", "_since_eol", "_status", "sse_limits")
 
-    def __init__(self, ctx: CallContext | None, response: httpx.Response) -> None:
-        self._ctx = ctx  # None: transport failures stay httpx's errors
-        self._response = response
-        self._inner: Any = None
-        self._line_cap = 0  # for an event stream read through a context: its longest line, in bytes
+    def __init__(self, ctx: CallContext, chunks: Any, status: int, headers: Mapping[str, str]) -> None:
+        self._ctx = ctx
+        self._inner = chunks.__aiter__()
+        self._status = status
         self._since_eol = 0
-        self.sse_limits = (
-            (ctx.max_sse_line_bytes, ctx.max_sse_event_bytes)
-            if ctx is not None
-            else (DEFAULT_MAX_SSE_LINE_BYTES, DEFAULT_MAX_SSE_EVENT_BYTES)
-        )
+        is_sse = headers.get("content-type", "").startswith("text/event-stream")
+        self._line_cap = ctx.max_sse_line_bytes if is_sse else 0
+        self.sse_limits = (ctx.max_sse_line_bytes, ctx.max_sse_event_bytes)
 
     def __aiter__(self) -> _Body:
         return self
 
-    def _start(self) -> Any:
-        """httpx's decoded bytes; for a body with no Content-Encoding not yet read, the response's
-        byte stream itself (the same bytes, one generator fewer to finish)."""
-        response = self._response
-        if self._ctx is not None and response.headers.get("content-type", "").startswith("text/event-stream"):
-            self._line_cap = self._ctx.max_sse_line_bytes
-        if response.is_stream_consumed or "content-encoding" in response.headers:
-            return response.aiter_bytes()
-        return response.stream.__aiter__()  # type: ignore[union-attr]
-
     async def __anext__(self) -> bytes:
-        inner = self._inner
-        if inner is None:
-            inner = self._inner = self._start()
         try:
             while True:
-                chunk: bytes = await inner.__anext__()
+                chunk: bytes = await self._inner.__anext__()
                 if chunk:
                     break
         except httpx.HTTPError as exc:
-            if self._ctx is None:
-                raise
-            raise self._ctx._interrupted(exc, self._response) from None
-        if self._line_cap:  # whoever parses the events (the core's or a plugin's own decoder)
+            raise self._ctx._interrupted(exc, self._status) from None
+        if self._line_cap:
             end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
             self._since_eol = len(chunk) - end - 1 if end >= 0 else self._since_eol + len(chunk)
             if self._since_eol > self._line_cap:
@@ -137,20 +192,17 @@ class _Body:
         return chunk
 
     def _line_too_long(self) -> ResponseTooLargeError:
-        provider = self._ctx.provider_id if self._ctx is not None else None
+        provider = self._ctx.provider_id
         return ResponseTooLargeError(
             f"{provider}: the event stream sent a line longer than the host's limit of "
             f"{self._line_cap} bytes (max_sse_line_bytes)",
-            status=self._response.status_code,
+            status=self._status,
             provider=provider,
         )
 
     async def aclose(self) -> None:
-        """Finish httpx's body iterator now, not through the event loop."""
-        inner, self._inner = self._inner, None
-        close = getattr(inner, "aclose", None)
-        if close is not None:
-            await close()
+        """Finish the source iterator now, not through the event loop."""
+        await _aclose(self._inner)
 
 
 class _Streaming:
@@ -206,15 +258,28 @@ class CallContext:
         """`text` with every secret of this call (and secret-looking patterns) masked."""
         return self.redactor(text)
 
-    def _interrupted(self, exc: BaseException, response: httpx.Response) -> StreamInterruptedError:
+    def _interrupted(self, exc: BaseException, status: int) -> StreamInterruptedError:
         return StreamInterruptedError(
             f"{self.provider_id}: the stream broke off before it ended "
             f"({type(exc).__name__}: {self.redact(exc)})",
-            status=response.status_code,
+            status=status,
             provider=self.provider_id,
         )
 
     # -- sending --------------------------------------------------------------------------------------
+    def _failed(self, exc: Exception, url: str) -> Exception:
+        """What a failure to send becomes: a ProviderError of the transport's (the redirect policy)
+        now naming whose call it was, an httpx error its typed, redacted ProviderError."""
+        if isinstance(exc, ProviderError):
+            if exc.provider is None:
+                exc.provider = self.provider_id
+                exc.message = f"{self.provider_id}: {exc.message}"
+                exc.args = (exc.message,)
+            return exc
+        if isinstance(exc, httpx.HTTPError):
+            return transport_error(exc, url, self.provider_id, self.redact)
+        return exc
+
     async def _open(
         self,
         method: str,
@@ -229,15 +294,9 @@ class CallContext:
         """Build the request as the client builds it and send it, the body left to stream."""
         self.url_policy.check(url)
         try:
-            parsed = _URLS.get(url)
-            if parsed is None:
-                parsed = httpx.URL(url)
-                if len(_URLS) >= _URL_CACHE_SIZE:
-                    _URLS.clear()
-                _URLS[url] = parsed
             request = self.client.build_request(
                 method,
-                parsed,
+                _parsed(url),
                 json=json,
                 content=content,
                 data=data,
@@ -246,14 +305,55 @@ class CallContext:
                 timeout=self.timeout if timeout is None else timeout,
             )
             return await self.client.send(request, stream=True)
-        except ProviderError as exc:
-            if exc.provider is None:  # raised by the transport (the redirect policy): say whose call
-                exc.provider = self.provider_id
-                exc.message = f"{self.provider_id}: {exc.message}"
-                exc.args = (exc.message,)
-            raise
+        except (ProviderError, httpx.HTTPError) as exc:
+            raise self._failed(exc, url) from None
+
+    async def _answer(
+        self, method: str, url: str, json: Any, content: bytes | None, params: Any, headers: Any
+    ) -> Any:
+        """The answer's `status`, `headers` and `body` (chunks raising httpx's errors; `aclose()`
+        ends the request) for the helpers of `ai_connector.exchange`: by the host client's short
+        path when it has one (no httpx Request/Response built; the same host rules on every hop,
+        see `ai_connector.http`), else through httpx's API as `stream()`."""
+        short_path = getattr(self.client, "short_path", None)
+        send = short_path() if short_path is not None else None
+        if send is None or "@" in url:  # credentials in the URL: httpx sends them as Basic auth
+            return _HttpxAnswer(await self._open(method, url, json, content, None, params, headers, None))
+        self.url_policy.check(url)
+        try:
+            target = _parsed(url)
+            if params is not None:  # as httpx builds it: the params replace the URL's query
+                target = httpx.URL(target, params=params)
+            content_type = None
+            if json is not None:  # encoded as httpx encodes `json=`
+                content = _dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+                content_type = "application/json"
+            return await send(method, target, headers, content, content_type, self.timeout)
+        except (ProviderError, httpx.HTTPError) as exc:
+            raise self._failed(exc, url) from None
+
+    async def _read_whole(self, status: int, headers: Mapping[str, str], chunks: Any, url: str) -> bytes:
+        """A body read whole, up to `max_response_bytes` (ResponseTooLargeError past it; an error
+        status's body is cut at 64 KiB); `chunks` is closed after."""
+        try:
+            limit = self.max_response_bytes if status < 400 else _ERROR_BODY_LIMIT
+            declared = headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit and status < 400:
+                raise self._too_large(status, f"response body of {declared} bytes exceeds")
+            parts: list[bytes] = []
+            size = 0
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    if status >= 400:
+                        break  # an error body is only read for its message: keep the start
+                    raise self._too_large(status, "response body exceeds")
+                parts.append(chunk)
         except httpx.HTTPError as exc:
             raise transport_error(exc, url, self.provider_id, self.redact) from None
+        finally:
+            await _aclose(chunks)
+        return b"".join(parts)
 
     async def request(
         self,
@@ -275,25 +375,7 @@ class CallContext:
         resp = await self._open(method, url, json, content, data, params, headers, timeout)
         try:
             status = resp.status_code
-            limit = self.max_response_bytes if status < 400 else _ERROR_BODY_LIMIT
-            declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit and status < 400:
-                raise self._too_large(status, f"response body of {declared} bytes exceeds")
-            parts: list[bytes] = []
-            size = 0
-            body = _Body(None, resp)
-            try:
-                async for chunk in body:
-                    size += len(chunk)
-                    if size > limit:
-                        if status >= 400:
-                            break  # an error body is only read for its message: keep the start
-                        raise self._too_large(status, "response body exceeds")
-                    parts.append(chunk)
-            finally:
-                await body.aclose()
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, url, self.provider_id, self.redact) from None
+            content_read = await self._read_whole(status, resp.headers, _httpx_chunks(resp), url)
         finally:
             await self._close(resp)
         headers_out = [
@@ -302,7 +384,7 @@ class CallContext:
         return httpx.Response(
             status,
             headers=headers_out,
-            content=b"".join(parts),
+            content=content_read,
             request=resp.request,
             extensions={"http_version": resp.http_version.encode()},
         )
@@ -340,29 +422,25 @@ class CallContext:
 
     async def read_error_body(self, response: httpx.Response) -> bytes:
         """The start (64 KiB at most) of an error response's body; b"" when it cannot be read."""
-        parts: list[bytes] = []
-        size = 0
-        body = _Body(None, response)
-        try:
-            async for chunk in body:
-                parts.append(chunk)
-                size += len(chunk)
-                if size >= _ERROR_BODY_LIMIT:
-                    break
-        except httpx.HTTPError:
-            pass
-        finally:
-            await body.aclose()
-        return b"".join(parts)[:_ERROR_BODY_LIMIT]
+        return await _error_start(_httpx_chunks(response))
 
     def iter_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The body of a streaming response; a connection that breaks off raises StreamInterruptedError.
 
         An async iterator (not a generator): it needs no closing, and `stream()` finishes it on exit.
         """
-        body = _Body(self, response)
+        body = _Body(self, _httpx_chunks(response), response.status_code, response.headers)
         response.extensions[_BODY_ITER] = body
         return body
+
+    async def _error_body(self, chunks: Any) -> bytes:
+        """`read_error_body()` for an answer of `_answer()`."""
+        return await _error_start(chunks)
+
+    def _events(self, answer: Any) -> AsyncIterator[ServerSentEvent]:
+        """The server-sent events of an answer of `_answer()`, with the host's line and event caps
+        and typed errors, as from `iter_bytes()`."""
+        return aiter_sse(_Body(self, answer.body, answer.status, answer.headers))
 
     # -- the chores of a provider request (ai_connector.exchange) -----------------------------------
     async def send_json(

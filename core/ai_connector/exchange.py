@@ -2,21 +2,28 @@
 send, turn an error status into the provider's typed error (its `parse_error`, or a generic one),
 parse the JSON answer or frame the SSE stream, and redact the call's secrets from every error.
 
-Built only on the context's public `request()`, `stream()`, `read_error_body()` and `iter_bytes()`.
+Built on the context's `_answer()` (the host client's short path, or httpx's API for a client
+without one), `_read_whole()`, `_error_body()` and `_events()`: the same caps and typed errors as
+`request()`, `stream()`, `read_error_body()` and `iter_bytes()`, which share them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
-
-import httpx
 
 from ai_connector.calling import current_caller
 from ai_connector.errors import InvalidResponseError, ProviderError, error_for_status
-from ai_connector.sse import ServerSentEvent, aiter_sse
+from ai_connector.sse import ServerSentEvent
+
+
+class Answer(Protocol):
+    """An answer's head and body, as `CallContext._answer` gives it."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any  # async iterator of bytes raising httpx's errors, with aclose()
 
 
 class CallContext(Protocol):
@@ -26,30 +33,15 @@ class CallContext(Protocol):
 
     def redact(self, text: Any) -> str: ...
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = ...,
-        content: bytes | str | None = ...,
-        params: Mapping[str, Any] | None = ...,
-        headers: Mapping[str, str] | None = ...,
-    ) -> httpx.Response: ...
+    async def _answer(
+        self, method: str, url: str, json: Any, content: bytes | None, params: Any, headers: Any
+    ) -> Answer: ...
 
-    def stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = ...,
-        params: Mapping[str, Any] | None = ...,
-        headers: Mapping[str, str] | None = ...,
-    ) -> AbstractAsyncContextManager[httpx.Response]: ...
+    async def _read_whole(self, status: int, headers: Mapping[str, str], chunks: Any, url: str) -> bytes: ...
 
-    async def read_error_body(self, response: httpx.Response) -> bytes: ...
+    async def _error_body(self, chunks: Any) -> bytes: ...
 
-    def iter_bytes(self, response: httpx.Response) -> AsyncIterator[bytes]: ...
+    def _events(self, answer: Answer) -> AsyncIterator[ServerSentEvent]: ...
 
 
 __all__ = ["error_message", "open_sse", "parse_error_generic", "send_json"]
@@ -100,15 +92,17 @@ async def send_json(
 ) -> Any:
     """Send `json` (or raw `content`, e.g. a signed body) and return the parsed JSON answer; an
     error status raises the provider's typed error, a success that is not JSON an InvalidResponseError."""
-    resp = await ctx.request(method, url, json=json, content=content, headers=headers, params=params)
-    if resp.status_code >= 400:
-        raise _raise_for(ctx, resp.status_code, resp.headers, resp.content)
+    answer = await ctx._answer(method, url, json, content, params, headers)
+    status = answer.status
+    body = await ctx._read_whole(status, answer.headers, answer.body, url)
+    if status >= 400:
+        raise _raise_for(ctx, status, answer.headers, body)
     try:
-        return _loads(resp.content)
+        return _loads(body)
     except ValueError:
         raise InvalidResponseError(
-            f"{ctx.provider_id} answered status {resp.status_code} with a body that is not JSON",
-            status=resp.status_code,
+            f"{ctx.provider_id} answered status {status} with a body that is not JSON",
+            status=status,
             provider=ctx.provider_id,
         ) from None
 
@@ -120,32 +114,26 @@ class _SSE:
     """`open_sse`: an async context manager (a plain class, no generator to finalise) whose value is
     the stream's events; leaving it closes the upstream request."""
 
-    __slots__ = ("_args", "_ctx", "_opened")
+    __slots__ = ("_args", "_body", "_ctx")
 
     def __init__(self, ctx: CallContext, args: tuple[Any, ...]) -> None:
         self._ctx = ctx
         self._args = args
-        self._opened: Any = None
+        self._body: Any = None
 
     async def __aenter__(self) -> AsyncIterator[ServerSentEvent]:
         ctx = self._ctx
         method, url, body, headers, params = self._args
-        opened = ctx.stream(method, url, json=body, headers=headers, params=params)
-        resp: httpx.Response = await opened.__aenter__()
-        self._opened = opened
-        if resp.status_code >= 400:
-            try:
-                raw = await ctx.read_error_body(resp)
-            finally:
-                self._opened = None
-                await opened.__aexit__(None, None, None)
-            raise _raise_for(ctx, resp.status_code, resp.headers, raw)
-        return aiter_sse(ctx.iter_bytes(resp))
+        answer = await ctx._answer(method, url, body, None, params, headers)
+        if answer.status >= 400:
+            raise _raise_for(ctx, answer.status, answer.headers, await ctx._error_body(answer.body))
+        self._body = answer.body
+        return ctx._events(answer)
 
     async def __aexit__(self, *exc: object) -> None:
-        opened, self._opened = self._opened, None
-        if opened is not None:
-            await opened.__aexit__(*exc)
+        body, self._body = self._body, None
+        if body is not None:
+            await body.aclose()
 
 
 def open_sse(

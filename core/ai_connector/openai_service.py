@@ -4,18 +4,21 @@
 (`url`, `model_id`, `rate_limit`), whose secret is an `api_key` (required, optional or absent),
 whose calls speak OpenAI's wire through `ai_connector.openai_kit`, and whose *Save & test* is a
 one-token call (or, with `list_models_test`, `GET /models` and whether the model is among them).
-Subclass `OpenAICompatible` and override a method (`request_url`, `request_headers`, `chat_body`...)
-for a service that differs in one place, as Azure OpenAI does in its URL and auth header.
+Subclass `OpenAICompatible` and override a method (`request_url`, `request_headers`, `chat_body`,
+`parse_error`...) for a service that differs in one place, as Azure OpenAI does in its URL and auth
+header; a subclass that also serves `rerank` or `sparse_embedding` defines that method and lists the
+task type.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ai_connector import fields, openai_kit
 from ai_connector.context import CallContext
+from ai_connector.errors import ProviderError
 from ai_connector.routines import default_test, run_test
 from ai_connector.types import (
     ChatChunk,
@@ -227,15 +230,23 @@ class OpenAICompatible:
         )
 
     async def _fallback_test(self, endpoint: InferenceEndpoint, ctx: CallContext) -> TestResult:
-        return await default_test(self._calls())(endpoint, ctx)
+        calls: dict[TaskType | str, Any] = {t: c for t, c in self._calls().items()}
+        return await default_test(calls)(endpoint, ctx)
 
     def _calls(self) -> dict[TaskType, Any]:
-        calls = {
+        calls: dict[TaskType, Callable[..., Any] | None] = {
             TaskType.CHAT_COMPLETION: self.chat_completion_stream,
             TaskType.COMPLETION: self.completion,
             TaskType.TEXT_EMBEDDING: self.text_embedding,
+            TaskType.SPARSE_EMBEDDING: getattr(self, "sparse_embedding", None),  # a subclass's own
+            TaskType.RERANK: getattr(self, "rerank", None),
         }
-        return {t: c for t, c in calls.items() if t in {TaskType(x) for x in self.task_types}}
+        declared = {TaskType(x) for x in self.task_types}
+        return {t: c for t, c in calls.items() if t in declared and c is not None}
+
+    def parse_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        """The typed error for an error answer: OpenAI's error bodies (`openai_kit.parse_error`)."""
+        return openai_kit.parse_error(status, headers, body)
 
     def urls(self, endpoint: InferenceEndpoint, host_settings: Mapping[str, Any]) -> list[str]:
         """The URL a connector calls, for the allowedHosts check at save."""
@@ -259,7 +270,9 @@ class OpenAICompatible:
             chat_completion_stream=calls.get(TaskType.CHAT_COMPLETION),
             completion=calls.get(TaskType.COMPLETION),
             text_embedding=calls.get(TaskType.TEXT_EMBEDDING),
-            parse_error=openai_kit.parse_error,
+            sparse_embedding=calls.get(TaskType.SPARSE_EMBEDDING),
+            rerank=calls.get(TaskType.RERANK),
+            parse_error=self.parse_error,
             urls=self.urls,
             default_requests_per_minute=self.default_requests_per_minute,
             description=self.description or f"{self.name}, an OpenAI-compatible API.",

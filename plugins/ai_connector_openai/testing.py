@@ -26,6 +26,7 @@ __all__ = [
     "chat_stream_events",
     "connector",
     "embeddings_body",
+    "error_answer",
     "error_body",
     "insufficient_quota_response",
     "invalid_api_key_response",
@@ -246,6 +247,19 @@ def stream_response(events: Sequence[str], *, abort_after: int | None = None) ->
     return FakeResponse(status=200, chunks=list(events), content_type=_SSE, abort_after=abort_after)
 
 
+def error_answer(
+    errors: Mapping[str, tuple[int, Any]], kind: str, *, retry_after: int | None = None
+) -> FakeResponse:
+    """A vendor's answer for a kind of failure (`credentials`, `model_not_found`, `rate_limit`,
+    `quota`, `server_error`), from its table of (status, JSON body or text); `retry_after` adds the
+    `Retry-After` header."""
+    status, body = errors[kind]
+    headers = {} if retry_after is None else {"retry-after": str(retry_after)}
+    if isinstance(body, str):
+        return FakeResponse(status=status, body=body, content_type="text/plain", headers=headers)
+    return FakeResponse.json(body, status, headers)
+
+
 def midstream_error_response(
     pieces: Sequence[str] = ("Hel",),
     *,
@@ -265,6 +279,8 @@ class OpenAIFake:
 
     `reply` is the assistant's text, streamed piece by piece; embeddings are deterministic vectors of
     `dimensions` floats (or the request's `dimensions`). Requests are recorded on `server.requests`.
+    An OpenAI-compatible vendor's fake gives its own `errors` (kind -> (status, body), see
+    `error_answer`) and `prefix`, and overrides `stream_events` where its stream framing differs.
     """
 
     def __init__(
@@ -276,8 +292,10 @@ class OpenAIFake:
         prefix: str = "/v1",
         reply: Sequence[str] = ("Hello", " there", "!"),
         dimensions: int = 4,
+        errors: Mapping[str, tuple[int, Any]] | None = None,
     ) -> None:
         self.server = server
+        self.errors = errors
         self.api_key = api_key
         self.models = set(models)
         self.prefix = prefix.rstrip("/")
@@ -286,8 +304,8 @@ class OpenAIFake:
 
     def install(self) -> OpenAIFake:
         """Add the routes to the server."""
-        self.server.add("POST", f"{self.prefix}/chat/completions", self._chat)
-        self.server.add("POST", f"{self.prefix}/embeddings", self._embeddings)
+        self.server.add("POST", f"{self.prefix}/chat/completions", self.chat)
+        self.server.add("POST", f"{self.prefix}/embeddings", self.embeddings)
         self.server.add("GET", f"{self.prefix}/models", self._models)
         return self
 
@@ -296,12 +314,57 @@ class OpenAIFake:
         """The fake's API base, e.g. `http://127.0.0.1:5555/v1`."""
         return self.server.url + self.prefix
 
+    def unauthorized(self, presented: str | None) -> FakeResponse:
+        """The answer to a wrong (`presented`) or missing bearer key."""
+        if self.errors is not None:
+            return error_answer(self.errors, "credentials")
+        return invalid_api_key_response(presented)
+
+    def unknown_model(self, model: str) -> FakeResponse:
+        """The answer to a model the service does not serve."""
+        if self.errors is not None:
+            return error_answer(self.errors, "model_not_found")
+        return model_not_found_response(model)
+
+    def stream_events(
+        self, pieces: Sequence[str], body: Mapping[str, Any], finish: str, prompt: int, completion: int
+    ) -> list[str]:
+        """The SSE events streaming `pieces` for the request `body` (usage when it asks for it)."""
+        return chat_stream_events(
+            pieces,
+            model=body.get("model") or CHAT_MODEL,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+            finish_reason=finish,
+        )
+
+    def serve(self, path: str, pieces: Sequence[str], *, prompt_tokens: int, completion_tokens: int) -> None:
+        """Answer any `POST <path>` (no checks) with `pieces`, finish reason "stop" and that usage:
+        streamed the vendor's way when the request streams, one `chat.completion` otherwise."""
+
+        def answer(request: RecordedRequest) -> FakeResponse:
+            body = request.json()
+            if body.get("stream"):
+                return stream_response(
+                    self.stream_events(pieces, body, "stop", prompt_tokens, completion_tokens)
+                )
+            text = "".join(pieces)
+            model = body.get("model") or CHAT_MODEL
+            return FakeResponse.json(
+                chat_completion_body(
+                    text, model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+                )
+            )
+
+        self.server.add("POST", path, answer)
+
     def _refusal(self, request: RecordedRequest) -> tuple[FakeResponse | None, dict[str, Any]]:
         auth = request.headers.get("authorization", "")
         if not auth.startswith("Bearer ") or not auth[7:]:
-            return invalid_api_key_response(None), {}
+            return self.unauthorized(None), {}
         if auth[7:] != self.api_key:
-            return invalid_api_key_response(auth[7:]), {}
+            return self.unauthorized(auth[7:]), {}
         try:
             body = request.json()
         except ValueError:
@@ -323,10 +386,11 @@ class OpenAIFake:
                 error_body("you must provide a model parameter", "invalid_request_error", None), 400
             ), body
         if model not in self.models:
-            return model_not_found_response(model), body
+            return self.unknown_model(model), body
         return None, body
 
-    def _chat(self, request: RecordedRequest) -> FakeResponse:
+    def chat(self, request: RecordedRequest) -> FakeResponse:
+        """The `POST /chat/completions` route (a vendor's fake may wrap it)."""
         refusal, body = self._refusal(request)
         if refusal is not None:
             return refusal
@@ -339,21 +403,13 @@ class OpenAIFake:
         pieces = self.reply[:limit] if isinstance(limit, int) else self.reply
         finish = "length" if len(pieces) < len(self.reply) else "stop"
         if body.get("stream"):
-            usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return stream_response(
-                chat_stream_events(
-                    pieces,
-                    model=body["model"],
-                    completion_tokens=len(pieces),
-                    include_usage=usage,
-                    finish_reason=finish,
-                )
-            )
+            return stream_response(self.stream_events(pieces, body, finish, 5, len(pieces)))
         answer = chat_completion_body("".join(pieces), model=body["model"], completion_tokens=len(pieces))
         answer["choices"][0]["finish_reason"] = finish
         return FakeResponse.json(answer)
 
-    def _embeddings(self, request: RecordedRequest) -> FakeResponse:
+    def embeddings(self, request: RecordedRequest) -> FakeResponse:
+        """The `POST /embeddings` route (a vendor's fake may wrap it)."""
         refusal, body = self._refusal(request)
         if refusal is not None:
             return refusal
@@ -374,7 +430,7 @@ class OpenAIFake:
     def _models(self, request: RecordedRequest) -> FakeResponse:
         auth = request.headers.get("authorization", "")
         if auth != f"Bearer {self.api_key}":
-            return invalid_api_key_response(auth[7:] or None)
+            return self.unauthorized(auth[7:] or None)
         data = [
             {"id": m, "object": "model", "created": _CREATED, "owned_by": "system"}
             for m in sorted(self.models)

@@ -221,11 +221,11 @@ async def test_a_placeholder_without_a_value_is_refused_before_any_request(
 
 
 def test_an_openai_kind_file_is_a_whole_openai_compatible_provider() -> None:
-    text = (EXAMPLES / "provider-files" / "groq.toml").read_text()
-    provider = parse_provider(text, "groq.toml")
-    assert (provider.id, provider.name) == ("groq", "Groq")
+    text = (EXAMPLES / "provider-files" / "together.toml").read_text()
+    provider = parse_provider(text, "together.toml")
+    assert (provider.id, provider.name) == ("together", "Together AI")
     assert provider.task_types == {TaskType.CHAT_COMPLETION}
-    assert provider.settings_schema["properties"]["url"]["default"] == "https://api.groq.com/openai/v1"
+    assert provider.settings_schema["properties"]["url"]["default"] == "https://api.together.xyz/v1"
 
 
 @pytest.mark.parametrize(
@@ -339,7 +339,7 @@ class TestProviderFileContract(ProviderContract):
 def test_ai_connector_plugins_reports_a_malformed_file_with_the_file_and_the_reason(tmp_path: Path) -> None:
     folder = tmp_path / "providers"
     folder.mkdir()
-    (folder / "groq.toml").write_text((EXAMPLES / "provider-files" / "groq.toml").read_text())
+    (folder / "together.toml").write_text((EXAMPLES / "provider-files" / "together.toml").read_text())
     (folder / "bad.toml").write_text("id = 'bad'\nname = 'B'\nkind = 'custom'\ntask_types = ['rerank']\n")
     env = {**os.environ, "AI_CONNECTOR_HOME": str(tmp_path)}
     out = subprocess.run(
@@ -350,7 +350,9 @@ def test_ai_connector_plugins_reports_a_malformed_file_with_the_file_and_the_rea
         timeout=120,
     )
     plugins = {p["name"]: p for p in json.loads(out.stdout)}
-    assert plugins["groq.toml"]["status"] == "active" and plugins["groq.toml"]["providers"] == ["groq"]
+    assert plugins["together.toml"]["status"] == "active" and plugins["together.toml"]["providers"] == [
+        "together"
+    ]
     bad = plugins["bad.toml"]
     assert bad["status"] == "failed"
     assert f"{folder / 'bad.toml'}: templates is missing" in bad["error"]

@@ -301,14 +301,14 @@ KEYS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=JSON)
 def test_arbitrary_json_only_ever_gives_validation_errors(registry, document: Any) -> None:
     with contextlib.suppress(ConfigValidationError):
         validate_connector(document, registry)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     provider_config=st.dictionaries(KEYS, JSON, max_size=6),
     secrets=st.dictionaries(

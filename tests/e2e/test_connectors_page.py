@@ -348,7 +348,11 @@ def test_the_page_is_usable_at_phone_width(host: ServeProcess, fake: FakeServer,
 def test_the_favicon_and_the_static_files_are_served(host: ServeProcess, new_page) -> None:
     page = new_page("about:blank")
     response = page.goto(host.url)
-    assert "default-src 'self'" in response.headers["content-security-policy"]  # and nothing failed
+    # The host's own policy (api/guards.py): scripts only from the host, no inline script; the page
+    # loaded under it with no console error and no refused request (the fixture fails on either).
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy and response.headers["x-frame-options"] == "DENY"
     icon = page.locator('link[rel="icon"]').get_attribute("href")
     response = page.request.get(host.url + icon)
     assert response.status == 200 and response.headers["content-type"].startswith("image/svg+xml")

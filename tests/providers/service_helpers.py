@@ -12,11 +12,13 @@ from typing import Any
 from ai_connector.context import CallContext
 from ai_connector.http import build_client
 from ai_connector.plugin import (
+    ChatRequest,
     CompletionRequest,
     EmbeddingRequest,
     InferenceEndpoint,
     Provider,
     RerankRequest,
+    SparseEmbeddingRequest,
     TaskType,
 )
 from ai_connector.redaction import Redactor
@@ -24,8 +26,25 @@ from ai_connector.testing import FakeServer
 from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import Secrets
 
+# The providers built on the OpenAI-compatible kit for Elasticsearch's services (test_openai_family.py).
+OPENAI_FAMILY = (
+    "mistral",
+    "deepseek",
+    "ai21",
+    "llama",
+    "groq",
+    "nvidia",
+    "openshift_ai",
+    "hugging_face",
+    "fireworksai",
+)
+
 # Kibana's default test inputs (stack_connectors public/connector_types/inference/constants.tsx).
 KIBANA_INPUTS: Mapping[TaskType, Any] = {
+    TaskType.CHAT_COMPLETION: ChatRequest(
+        messages=({"role": "user", "content": "Hello world"},), max_tokens=1
+    ),
+    TaskType.SPARSE_EMBEDDING: SparseEmbeddingRequest(input=("Hello world",)),
     TaskType.COMPLETION: CompletionRequest(input="What is Elastic?"),
     TaskType.TEXT_EMBEDDING: EmbeddingRequest(
         input=("The sky above the port was the color of television tuned to a dead channel.",),
@@ -69,7 +88,10 @@ async def call_task(provider: Provider, endpoint: InferenceEndpoint, request: An
     call = provider.call_for(endpoint.task_type)
     assert call is not None
     async with call_context(provider.id, *endpoint.secrets.values_for_redaction()) as ctx:
-        return await call(endpoint, request or KIBANA_INPUTS[endpoint.task_type], ctx)
+        request = request or KIBANA_INPUTS[endpoint.task_type]
+        if endpoint.task_type is TaskType.CHAT_COMPLETION:  # a stream: read it whole
+            return [chunk async for chunk in call(endpoint, request, ctx)]
+        return await call(endpoint, request, ctx)
 
 
 def assert_no_secret(secret: str, *texts: Any) -> None:

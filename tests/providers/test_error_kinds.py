@@ -14,7 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from service_helpers import assert_no_secret, call_context, call_task, make_endpoint
+from service_helpers import (
+    KIBANA_INPUTS,
+    OPENAI_FAMILY,
+    assert_no_secret,
+    call_context,
+    call_task,
+    make_endpoint,
+)
 
 from ai_connector.manager import default_registry
 from ai_connector.plugin import (
@@ -32,6 +39,7 @@ from ai_connector.types import FailureKind
 from ai_connector_cohere import testing as cohere_fake
 from ai_connector_contextualai import testing as contextual_fake
 from ai_connector_jinaai import testing as jina_fake
+from ai_connector_openai import testing as openai_fake
 from ai_connector_voyageai import testing as voyage_fake
 
 CANARY = "canary-error-kinds-5d83a1"
@@ -85,6 +93,19 @@ ANSWERS: dict[str, dict[str, Callable[[], FakeResponse]]] = {
     },
 }
 
+# The OpenAI-compatible family: each fake's ERRORS table holds its vendor's answer for each kind the
+# vendor documents (none has a quota answer of its own but DeepSeek, NVIDIA and Hugging Face: 402).
+
+
+def _family_answer(testing: Any, kind: str) -> Callable[[], FakeResponse]:
+    retry = RETRY_AFTER if kind == "rate_limit" else None
+    return lambda: testing.error_answer(testing.ERRORS, kind, retry_after=retry)
+
+
+for _id in OPENAI_FAMILY:
+    _testing = importlib.import_module(f"ai_connector_{_id}.testing")
+    ANSWERS[_id] = {kind: _family_answer(_testing, kind) for kind in _testing.ERRORS}
+
 ROWS = [
     pytest.param(provider_id, task, kind, id=f"{provider_id}-{task.value}-{kind}")
     for provider_id, kinds in ANSWERS.items()
@@ -117,9 +138,10 @@ async def test_each_error_kind_is_typed_alike(
     assert_no_secret(CANARY, err, repr(err), caplog.text)
 
 
-# Mid-stream errors: the providers whose calls stream and the vendor's in-stream failure. (No
-# provider listed above has chat_completion; Cohere streams its completion task.)
-MID_STREAM = {
+# Mid-stream errors: the providers whose calls stream and the vendor's in-stream failure (Cohere
+# streams its completion task; the OpenAI-compatible family its chat: OpenAI's `data: {"error"}`
+# event, or the vendor's own where its fake has one).
+MID_STREAM: dict[str, tuple[Callable[..., Any], TaskType, Callable[[], FakeResponse]]] = {
     "cohere": (
         lambda ep, ctx: (
             default_registry()
@@ -132,6 +154,22 @@ MID_STREAM = {
         ),
     ),
 }
+
+
+for _id in OPENAI_FAMILY:
+    if TaskType.CHAT_COMPLETION in default_registry().get(_id).task_types:
+        _own = getattr(
+            importlib.import_module(f"ai_connector_{_id}.testing"), "midstream_error_response", None
+        )
+        MID_STREAM[_id] = (
+            lambda ep, ctx, p=_id: (
+                default_registry()
+                .get(p)
+                .chat_completion_stream(ep, KIBANA_INPUTS[TaskType.CHAT_COMPLETION], ctx)
+            ),
+            TaskType.CHAT_COMPLETION,
+            _own or (lambda: openai_fake.midstream_error_response(("Hel",))),
+        )
 
 
 @pytest.mark.parametrize("provider_id", sorted(MID_STREAM))

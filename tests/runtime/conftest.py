@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 
 import pytest
-from runtime_fakes import TRANSPORTS, FakeClock, FakePlugin
+from runtime_fakes import TRANSPORTS, WAY, FakeClock, FakePlugin
 
 from ai_connector.manager import ProviderRegistry, load_registry
 from ai_connector.runtime import Runtime, RuntimeSettings
@@ -31,6 +31,14 @@ def clock() -> FakeClock:
 @pytest.fixture(params=TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> str:
     return request.param
+
+
+@pytest.fixture(params=("httpx-api", "helpers"))
+def way(request: pytest.FixtureRequest) -> Iterator[str]:
+    """How the fake plugin streams: httpx's API, or `ctx.open_sse` (the short path on aiohttp)."""
+    WAY["helpers"] = request.param == "helpers"
+    yield request.param
+    WAY["helpers"] = False
 
 
 @pytest.fixture

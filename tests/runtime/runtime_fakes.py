@@ -70,30 +70,48 @@ def _raise_for(resp: Any, body: bytes) -> None:
     raise error_for_status(resp.status_code, message, provider="fakellm", headers=resp.headers, code=code)
 
 
+# How the fake plugin sends its chat stream: httpx's API (`ctx.stream`), or the context's helper
+# (`ctx.open_sse`), which takes the host's short path on the aiohttp transport (the `way` fixture).
+WAY = {"helpers": False}
+
+
 async def chat(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
     body = chat_request_to_openai(request, model=endpoint.settings.get("model_id"))
-    async with ctx.stream(
-        "POST", endpoint.settings["url"] + "/chat", json=body, headers=_headers(endpoint)
-    ) as resp:
+    url, headers = endpoint.settings["url"] + "/chat", _headers(endpoint)
+    if WAY["helpers"]:
+        async with ctx.open_sse("POST", url, json=body, headers=headers) as events:
+            async for chunk in _chat_chunks(events):
+                yield chunk
+        return
+    async with ctx.stream("POST", url, json=body, headers=headers) as resp:
         if resp.status_code >= 400:
             _raise_for(resp, await ctx.read_error_body(resp))
-        async for event in aiter_sse(ctx.iter_bytes(resp)):
-            if event.data == "[DONE]":
-                return
-            obj = json.loads(event.data)
-            if "error" in obj:
-                err = obj["error"]
-                raise StreamInterruptedError(
-                    f"fakellm stream error: {err.get('message') or err.get('reason')}", provider="fakellm"
-                )
-            chunk = chunk_from_openai(obj)
-            if chunk is not None:
-                yield chunk
+        async for chunk in _chat_chunks(aiter_sse(ctx.iter_bytes(resp))):
+            yield chunk
+
+
+async def _chat_chunks(events: AsyncIterator[Any]) -> AsyncIterator[ChatChunk]:
+    async for event in events:
+        if event.data == "[DONE]":
+            return
+        obj = json.loads(event.data)
+        if "error" in obj:
+            err = obj["error"]
+            raise StreamInterruptedError(
+                f"fakellm stream error: {err.get('message') or err.get('reason')}", provider="fakellm"
+            )
+        chunk = chunk_from_openai(obj)
+        if chunk is not None:
+            yield chunk
 
 
 async def _post(endpoint: InferenceEndpoint, ctx: CallContext, path: str, body: Any) -> Any:
+    if WAY["helpers"]:
+        return await ctx.send_json(
+            "POST", endpoint.settings["url"] + path, json=body, headers=_headers(endpoint)
+        )
     resp = await ctx.request("POST", endpoint.settings["url"] + path, json=body, headers=_headers(endpoint))
     if resp.status_code >= 400:
         _raise_for(resp, resp.content)

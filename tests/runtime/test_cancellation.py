@@ -1,5 +1,6 @@
 """Cancelling the caller's task, closing a stream early, or running out of time closes the upstream
-request promptly: the fake server sees the connection closed."""
+request promptly: the fake server sees the connection closed, whichever way the plugin streams
+(httpx's API or the context's helper, the short path on the aiohttp transport)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ async def until(predicate, limit: float = 10.0) -> None:  # type: ignore[no-unty
 
 
 async def test_cancelling_the_callers_task_closes_the_upstream_request(
-    runtime: Runtime, registry: ProviderRegistry, server: FakeServer
+    runtime: Runtime, registry: ProviderRegistry, server: FakeServer, way: str
 ) -> None:
     server.add("POST", "/chat", endless_stream())
     task = asyncio.create_task(
@@ -42,7 +43,7 @@ async def test_cancelling_the_callers_task_closes_the_upstream_request(
 
 
 async def test_closing_a_stream_early_closes_the_upstream_request(
-    runtime: Runtime, registry: ProviderRegistry, server: FakeServer
+    runtime: Runtime, registry: ProviderRegistry, server: FakeServer, way: str
 ) -> None:
     server.add("POST", "/chat", endless_stream())
     stream = runtime.stream(make_connector(registry, server.url), hello_params())
@@ -55,7 +56,7 @@ async def test_closing_a_stream_early_closes_the_upstream_request(
 
 
 async def test_cancelling_a_task_that_consumes_a_stream_closes_it(
-    runtime: Runtime, registry: ProviderRegistry, server: FakeServer
+    runtime: Runtime, registry: ProviderRegistry, server: FakeServer, way: str
 ) -> None:
     server.add("POST", "/chat", endless_stream())
     got: list[dict] = []
@@ -73,7 +74,7 @@ async def test_cancelling_a_task_that_consumes_a_stream_closes_it(
 
 
 async def test_a_trickling_body_ends_at_the_total_deadline(
-    runtime: Runtime, registry: ProviderRegistry, server: FakeServer
+    runtime: Runtime, registry: ProviderRegistry, server: FakeServer, way: str
 ) -> None:
     server.add("POST", "/chat", endless_stream(delay=0.05))
     with pytest.raises(ProviderTimeoutError, match=r"no answer within 0\.5 seconds"):
@@ -84,7 +85,7 @@ async def test_a_trickling_body_ends_at_the_total_deadline(
 
 
 async def test_slow_headers_time_out(
-    runtime: Runtime, registry: ProviderRegistry, server: FakeServer
+    runtime: Runtime, registry: ProviderRegistry, server: FakeServer, way: str
 ) -> None:
     async def slow(_req: RecordedRequest) -> FakeResponse:
         await asyncio.sleep(1.0)

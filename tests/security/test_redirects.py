@@ -1,7 +1,9 @@
 """The host's redirect policy, a property of the shared client's transport (issue 12): a model call
 never follows a redirect to another origin, never one that would turn it into a GET without its
 body, never a loop or more than five hops; the allowed-hosts check applies on every hop; and none of
-it can be forgotten by a plugin, whether it uses `CallContext` or `ctx.client` directly.
+it can be forgotten by a plugin, whether it uses `CallContext` or `ctx.client` directly. Each rule is
+checked on both ways out of the context: httpx's API (`ctx.request`/`ctx.stream`) and the helpers
+(`ctx.send_json`/`ctx.open_sse`), which take the host's short path on the aiohttp transport.
 
 A second fake server stands for the other origin and records everything it is sent: every test
 asserts it was sent nothing, so no credential header (Authorization, x-api-key, api-key,
@@ -37,6 +39,7 @@ CREDENTIALS = {
 STATUSES = (301, 302, 303, 307, 308)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 TRANSPORTS = ("aiohttp", "httpx")
+WAYS = ("httpx-api", "helpers")
 BODY = {"messages": [{"role": "user", "content": "the prompt"}]}
 
 
@@ -76,17 +79,31 @@ def context(client: httpx.AsyncClient, policy: UrlPolicy) -> CallContext:
 ALLOWED = UrlPolicy(["127.0.0.1", "localhost"])
 
 
+async def send(
+    ctx: CallContext, way: str, method: str, url: str, body: bytes | None = None, headers: Any = None
+) -> None:
+    """One call that must succeed, through `way`: httpx's API, or the helpers (the short path)."""
+    if way == "httpx-api":
+        assert (await ctx.request(method, url, content=body, headers=headers)).status_code == 200
+    elif method == "HEAD":  # no JSON to parse: the event-stream helper reads the head alone
+        async with ctx.open_sse(method, url, headers=headers):
+            pass
+    else:
+        assert await ctx.send_json(method, url, content=body, headers=headers) == {"ok": True}
+
+
 def assert_clean(error: BaseException) -> None:
     """The error names no credential and no query string of the refused target."""
     text = f"{error} {error!r} {getattr(error, 'provider_message', '')}"
     assert CANARY not in text and "token=" not in text
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("status", STATUSES)
 async def test_every_status_and_method_same_and_cross_origin(
-    servers: tuple[FakeServer, FakeServer], status: int, method: str, transport: str
+    servers: tuple[FakeServer, FakeServer], status: int, method: str, transport: str, way: str
 ) -> None:
     a, b = servers
     body = None if method in ("GET", "HEAD") else b'{"prompt": "x"}'
@@ -97,19 +114,18 @@ async def test_every_status_and_method_same_and_cross_origin(
         # same origin: followed only when the method and body survive the hop
         keeps = status in (307, 308) or method in ("GET", "HEAD")
         if keeps:
-            resp = await ctx.request(method, a.url + "/same", content=body, headers=CREDENTIALS)
-            assert resp.status_code == 200
+            await send(ctx, way, method, a.url + "/same", body, CREDENTIALS)
             assert [(r.method, r.path) for r in a.requests] == [(method, "/same"), (method, "/landed")]
             assert a.last.body == (body or b"")
         else:
             with pytest.raises(RedirectError) as refused:
-                await ctx.request(method, a.url + "/same", content=body, headers=CREDENTIALS)
+                await send(ctx, way, method, a.url + "/same", body, CREDENTIALS)
             assert refused.value.code == "method_changing_redirect" and not refused.value.retryable
             assert f"{status} redirect of a {method}" in str(refused.value)
             assert [r.path for r in a.requests] == ["/same"]
         # another origin (both hosts allowed): never followed, nothing sent there
         with pytest.raises(RedirectError) as refused:
-            await ctx.request(method, a.url + "/cross", content=body, headers=CREDENTIALS)
+            await send(ctx, way, method, a.url + "/cross", body, CREDENTIALS)
     error = refused.value
     assert error.code == "cross_origin_redirect" and not error.retryable and error.status == status
     assert other_origin(b) in str(error) and "/steal" not in str(error)
@@ -117,9 +133,10 @@ async def test_every_status_and_method_same_and_cross_origin(
     assert b.requests == []
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_credentials_never_reach_another_origin_even_between_allowed_hosts(
-    servers: tuple[FakeServer, FakeServer], transport: str
+    servers: tuple[FakeServer, FakeServer], transport: str, way: str
 ) -> None:
     a, b = servers
     targets = {
@@ -133,8 +150,9 @@ async def test_credentials_never_reach_another_origin_even_between_allowed_hosts
     async with build_client(ALLOWED, transport=transport) as client:
         ctx = context(client, ALLOWED)
         for path in targets:
+            opened = ctx.stream if way == "httpx-api" else ctx.open_sse
             with pytest.raises(RedirectError, match="another origin") as refused:
-                async with ctx.stream("POST", a.url + path, json=BODY, headers=CREDENTIALS):
+                async with opened("POST", a.url + path, json=BODY, headers=CREDENTIALS):
                     pass
             assert_clean(refused.value)
     assert b.requests == []  # no header, no prompt: nothing at all reached the other origin
@@ -159,22 +177,24 @@ async def test_a_plugin_using_the_client_directly_cannot_follow_one(
     assert b.requests == []
 
 
+@pytest.mark.parametrize("way", WAYS)
 async def test_a_refused_host_on_a_hop_is_checked_before_the_origin(
-    servers: tuple[FakeServer, FakeServer],
+    servers: tuple[FakeServer, FakeServer], way: str
 ) -> None:
     a, b = servers
     only_first = UrlPolicy(["127.0.0.1"])
     a.add("GET", "/hop", redirect(307, other_origin(b) + f"/x?token={CANARY}"))
     async with build_client(only_first) as client:
         with pytest.raises(HostNotAllowedError, match="localhost") as refused:
-            await context(client, only_first).request("GET", a.url + "/hop")
+            await send(context(client, only_first), way, "GET", a.url + "/hop")
     assert_clean(refused.value)
     assert b.requests == []
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_loops_and_long_chains_are_typed(
-    servers: tuple[FakeServer, FakeServer], transport: str
+    servers: tuple[FakeServer, FakeServer], transport: str, way: str
 ) -> None:
     a, _ = servers
     a.add("GET", "/loop-a", redirect(307, "/loop-b"))
@@ -183,12 +203,12 @@ async def test_loops_and_long_chains_are_typed(
     async with build_client(ALLOWED, transport=transport) as client:
         ctx = context(client, ALLOWED)
         with pytest.raises(RedirectError) as loop:
-            await ctx.request("GET", a.url + "/loop-a")
+            await send(ctx, way, "GET", a.url + "/loop-a")
         assert loop.value.code == "redirect_loop" and not loop.value.retryable
         assert [r.path for r in a.requests] == ["/loop-a", "/loop-b"]
         a.requests.clear()
         with pytest.raises(RedirectError) as chain:
-            await ctx.request("GET", a.url + "/chain0")
+            await send(ctx, way, "GET", a.url + "/chain0")
         assert chain.value.code == "too_many_redirects" and not chain.value.retryable
         assert len(a.requests) == 6  # the call and five hops
         a.requests.clear()

@@ -8,7 +8,8 @@ not aiohttp, follows redirects); only the bytes move through aiohttp.
 Faithful to httpx's own transport where it matters:
 - no redirects in aiohttp (`allow_redirects=False`): httpx follows them, hop by hop;
 - no decompression in aiohttp (`auto_decompress=False`): httpx decodes `Content-Encoding` exactly as
-  with its own transport, and `Accept-Encoding` is whatever httpx sent;
+  with its own transport, and `Accept-Encoding` is whatever httpx sent (the host's short path, which
+  builds no httpx objects, sends httpx's Accept-Encoding and has aiohttp decode: `send_raw`);
 - no cookies (aiohttp's jar is a dummy) and no environment proxies, as with an explicit httpx transport;
 - the same TLS trust as httpx (`httpx.create_ssl_context()`);
 - httpx's per-request timeouts (connect, read, pool) become aiohttp's `sock_connect`, `sock_read`
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -38,6 +39,7 @@ __all__ = [
     "TRANSPORT_ENV",
     "AiohttpTransport",
     "PerHostLimit",
+    "RawResponse",
     "make_transport",
     "resolve",
 ]
@@ -138,7 +140,7 @@ class PerHostLimit(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _request_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def _request_error(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError:
     """httpx's exception for an aiohttp failure before the response head arrived."""
     text = str(exc) or type(exc).__name__
     if isinstance(exc, _CONNECT_TIMEOUT):
@@ -169,7 +171,7 @@ def _connect_text(exc: aiohttp.ClientConnectorError) -> str:
     return f"cannot connect to {exc.host}:{exc.port}: {reason}"
 
 
-def _body_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def _body_error(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError:
     """httpx's exception for an aiohttp failure while the body streamed."""
     text = str(exc) or type(exc).__name__
     if isinstance(exc, _TIMEOUT_ERRORS):
@@ -190,7 +192,7 @@ class _AiohttpBody(httpx.AsyncByteStream):
 
     __slots__ = ("_request", "_response")
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
         self._response = response
         self._request = request
 
@@ -212,6 +214,25 @@ class _AiohttpBody(httpx.AsyncByteStream):
             response.release()
         else:
             response.close()  # drop the connection: the upstream request ends now
+
+
+class RawResponse:
+    """What `AiohttpTransport.send_raw` answers: the status, the headers (case-insensitive, as
+    received) and the body as an async iterator of bytes that raises httpx's exceptions;
+    `body.aclose()` gives the connection back, or drops it when the body was not read to its end."""
+
+    __slots__ = ("body", "headers", "http_version", "raw_headers", "reason", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
+        self.status = response.status
+        self.headers = response.headers
+        self.raw_headers = response.raw_headers
+        self.body = _AiohttpBody(response, request)
+        version = response.version
+        self.http_version = (_HTTP_VERSIONS.get(version) if version else None) or (
+            f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1"
+        )
+        self.reason = response.reason or ""
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -257,12 +278,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._loop = loop
         return self._session
 
-    def _timeout(self, request: httpx.Request) -> aiohttp.ClientTimeout:
-        spec = request.extensions.get("timeout") or {}
-        key = (spec.get("connect"), spec.get("read"), spec.get("pool"))
+    def _timeout(
+        self, connect: float | None, read: float | None, pool: float | None
+    ) -> aiohttp.ClientTimeout:
+        key = (connect, read, pool)
         timeout = self._timeouts.get(key)
         if timeout is None:
-            connect, read, pool = key
             total_connect = None if connect is None and pool is None else (connect or 0) + (pool or 0)
             timeout = aiohttp.ClientTimeout(
                 total=None, connect=total_connect, sock_connect=connect, sock_read=read
@@ -271,35 +292,61 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._timeouts[key] = timeout
         return timeout
 
+    async def send_raw(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Any,
+        body: bytes | None,
+        timeout: Mapping[str, float | None],
+        *,
+        decompress: bool = False,
+        request: httpx.Request | None = None,
+    ) -> RawResponse:
+        """Send one request (no redirect followed) and answer its head, the body left to stream.
+
+        The host's short path (`ai_connector.http.PolicyTransport.send_direct`) and
+        `handle_async_request` both send through here. `headers` is anything aiohttp takes, sent
+        as given; `timeout` is httpx's timeout extension (`httpx.Timeout.as_dict()`); `decompress` has
+        aiohttp decode a Content-Encoding (httpx decodes for itself).
+        Failures are httpx's exceptions, tied to `request` when there is one.
+        """
+        session = self._get_session()
+        try:
+            response = await session.request(
+                method,
+                self._url(url),
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                timeout=self._timeout(timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
+                auto_decompress=decompress,
+            )
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise _request_error(exc, request) from None
+        return RawResponse(response, request)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` through aiohttp; the body streams through the returned response."""
-        session = self._get_session()
         try:
             body: bytes = request.content
         except httpx.RequestNotRead:
             body = await request.aread()
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
-        url = self._url(request.url)
-        try:
-            response = await session.request(
-                request.method,
-                url,
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                timeout=self._timeout(request),
-            )
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _request_error(exc, request) from None
-        version = response.version
+        raw = await self.send_raw(
+            request.method,
+            request.url,
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
+            body,
+            request.extensions.get("timeout") or {},
+            request=request,
+        )
         return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_AiohttpBody(response, request),
+            raw.status,
+            headers=raw.raw_headers,
+            stream=raw.body,
             extensions={
-                "http_version": (_HTTP_VERSIONS.get(version) if version else None)
-                or (f"HTTP/{version.major}.{version.minor}".encode() if version else b"HTTP/1.1"),
-                "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
+                "http_version": raw.http_version,
+                "reason_phrase": raw.reason.encode("latin-1", "replace"),
             },
         )
 
