@@ -251,3 +251,36 @@ def test_a_streamed_tool_call_arrives_as_openai_tool_call_chunks(serve: Serve, f
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"][0]["finish_reason"]] == [
         "tool_calls"
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals and the aggregated answers' fields, on the aggregators themselves (no server needed)
+
+REFUSAL = "I'm sorry, I can't help with that."
+
+
+def _refusal_chunks() -> list[Any]:
+    from ai_connector.types import ChatChunk, Usage
+
+    return [
+        ChatChunk(role="assistant", id="chatcmpl-r", model="gpt-4o"),
+        ChatChunk(refusal="I'm sorry, "),
+        ChatChunk(refusal="I can't help with that."),
+        ChatChunk(finish_reason="stop"),
+        ChatChunk(usage=Usage(prompt_tokens=5, completion_tokens=7)),
+    ]
+
+
+def test_a_refusal_is_a_refusal_delta_and_the_builders_message_refusal() -> None:
+    from ai_connector.api.openai.render import ChatCompletionBuilder
+
+    rendered = [c.to_openai(id="chatcmpl-r", model="gpt-4o", created=1) for c in _refusal_chunks()]
+    for chunk in rendered:
+        check_schema("CreateChatCompletionStreamResponse", chunk)
+    assert "".join(c["choices"][0]["delta"].get("refusal", "") for c in rendered if c["choices"]) == REFUSAL
+    builder = ChatCompletionBuilder("gpt-4o")
+    for chunk in rendered:
+        builder.add(chunk)
+    answer = builder.result()
+    check_schema("CreateChatCompletionResponse", answer)
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": None, "refusal": REFUSAL}

@@ -1,7 +1,8 @@
 """Kibana's aggregation of a chat stream into one `chat.completion` (stack_connectors inference
 `helpers.ts` `chunksIntoMessage`, and the checks of `performApiUnifiedCompletion`).
 
-- content deltas are concatenated; an empty result becomes `null`;
+- content deltas are concatenated; an empty result becomes `null`; refusal deltas likewise make
+  `message.refusal` (OpenAI's field, which Kibana's schema passes through);
 - tool-call deltas are joined by `index`: their `id`, `function.name` and `function.arguments` are
   concatenated; arguments that end up empty (or blank) become `"{}"`;
 - `usage` comes from the usage chunk; `object` is `"chat.completion"`; role is `"assistant"`;
@@ -30,6 +31,7 @@ class ChatAggregator:
 
     __slots__ = (
         "_content",
+        "_refusal",
         "_size",
         "_tools",
         "created",
@@ -61,6 +63,7 @@ class ChatAggregator:
         self.max_tokens = max_tokens
         self.provider = provider
         self._content: list[str] = []
+        self._refusal: list[str] = []
         self._tools: dict[int, dict[str, Any]] = {}
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -75,6 +78,9 @@ class ChatAggregator:
         if chunk.content:
             self._content.append(chunk.content)
             self._grow(len(chunk.content))
+        if chunk.refusal:
+            self._refusal.append(chunk.refusal)
+            self._grow(len(chunk.refusal))
         for delta in chunk.tool_calls:
             self._grow(len(delta.id or "") + len(delta.name or "") + len(delta.arguments or ""))
             call = self._tools.get(delta.index)
@@ -119,7 +125,12 @@ class ChatAggregator:
         if self.length_reached:
             raise self.token_limit_error()
         content = "".join(self._content)
-        message: dict[str, Any] = {"role": "assistant", "content": content or None, "refusal": None}
+        refusal = "".join(self._refusal)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": content or None,
+            "refusal": refusal or None,
+        }
         if self._tools:
             calls = [self._tools[i] for i in sorted(self._tools)]
             for call in calls:
