@@ -284,3 +284,35 @@ def test_a_refusal_is_a_refusal_delta_and_the_builders_message_refusal() -> None
     answer = builder.result()
     check_schema("CreateChatCompletionResponse", answer)
     assert answer["choices"][0]["message"] == {"role": "assistant", "content": None, "refusal": REFUSAL}
+
+
+def _aggregate(chunks: list[Any]) -> dict[str, Any]:
+    from ai_connector.runtime.aggregate import ChatAggregator
+
+    aggregator = ChatAggregator(id="chatcmpl-x", model="fake-model", created=1700000000)
+    for chunk in chunks:
+        aggregator.add(chunk)
+    return aggregator.result()
+
+
+def test_kibanas_aggregated_answers_are_valid_chat_completions() -> None:
+    # `unified_completion` (runtime/aggregate.py) answers every shape with the fields OpenAI's
+    # CreateChatCompletionResponse requires: choices[].index/message/finish_reason/logprobs.
+    from ai_connector.types import ChatChunk, ToolCallDelta, Usage
+
+    text = [ChatChunk(role="assistant"), ChatChunk(content="Hi"), ChatChunk(finish_reason="stop")]
+    tools = [
+        ChatChunk(role="assistant"),
+        ChatChunk(tool_calls=(ToolCallDelta(index=0, id="call_1", name="get_weather", arguments=""),)),
+        ChatChunk(finish_reason="tool_calls"),
+        ChatChunk(usage=Usage(prompt_tokens=3, completion_tokens=4)),
+    ]
+    unfinished = [ChatChunk(role="assistant"), ChatChunk(content="cut")]  # no finish chunk came
+    for chunks in (text, tools, unfinished, _refusal_chunks()):
+        answer = _aggregate(chunks)
+        check_schema("CreateChatCompletionResponse", answer)
+        assert set(answer["choices"][0]) >= {"index", "message", "finish_reason", "logprobs"}
+    assert _aggregate(unfinished)["choices"][0]["finish_reason"] == "stop"
+    assert _aggregate(tools)["choices"][0]["finish_reason"] == "tool_calls"
+    assert _aggregate(_refusal_chunks())["choices"][0]["message"]["refusal"] == REFUSAL
+    assert _aggregate(tools)["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}

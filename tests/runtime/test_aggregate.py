@@ -63,6 +63,7 @@ async def test_tool_calls_split_over_chunks_are_joined_by_index(
                     {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
                 ],
             },
+            "logprobs": None,
             "finish_reason": "tool_calls",
         }
     ]

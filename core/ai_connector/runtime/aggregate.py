@@ -12,7 +12,9 @@
 Two details differ from Kibana, on purpose: a chunk that carries both deltas and usage keeps both
 (Kibana's `scan` drops the deltas of such a chunk, which only OpenAI never sends), and the answer
 keeps the last `finish_reason` and `index: 0` on its choice (both optional in Kibana's
-UnifiedChatCompleteResponse schema, and what OpenAI clients read).
+UnifiedChatCompleteResponse schema, and what OpenAI clients read), with `logprobs: null` and, when
+no chunk carried a finish reason, `tool_calls` or `stop`: every field OpenAI's
+CreateChatCompletionResponse requires is there.
 """
 
 from __future__ import annotations
@@ -137,12 +139,13 @@ class ChatAggregator:
                 if not call["function"]["arguments"].strip():
                     call["function"]["arguments"] = "{}"
             message["tool_calls"] = calls
+        finish = self.finish_reason or ("tool_calls" if self._tools else "stop")
         out: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         }
         if self.usage is not None:
             out["usage"] = self.usage.to_dict()
