@@ -118,3 +118,13 @@ def test_the_graph_sees_every_kind_of_import() -> None:
     assert "ai_connector.manager" in graph["ai_connector.host.connectors"]  # TYPE_CHECKING
     assert "ai_connector.host.errors" in graph["ai_connector.host.connectors"]  # module level
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_module_in_the_core_is_over_600_lines() -> None:
+    """The house rule that keeps each room one a reader can hold in their head."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in ROOT.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 600
+    }
+    assert long == {}
