@@ -415,3 +415,34 @@ def test_rerank_shows_the_ranked_documents(host: ServeProcess, elasticsearch: Fa
         "3. rain",
     ]
     shot(page, "20-test-tab-rerank")
+
+
+def test_the_execution_log_tab_shows_the_test_and_the_run(
+    host: ServeProcess, fake: FakeServer, new_page
+) -> None:
+    page = new_page(host.url)
+    sign_in(page)
+    fill_openai(page, fake, name="Logged", key=GOOD_KEY)
+    page.get_by_role("button", name="Save & test").click()
+    expect(page.locator("#result")).to_contain_text("succeeded")
+    page.get_by_role("tab", name="Test").click()
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#run-status")).to_contain_text("Run succeeded")
+
+    # The log is flushed in batches (AI_CONNECTOR_EXECUTION_LOG_FLUSH_INTERVAL, 1 s): the tab loads
+    # on opening and reloads while open, and expect() retries until both rows have landed.
+    page.get_by_role("tab", name="Execution log").click()
+    rows = page.locator("#log-rows tr.log-entry")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Run")  # newest first: the run, then the Save & test
+    expect(rows.nth(1)).to_contain_text("Save & test")
+    expect(rows.nth(0).locator("td").nth(4)).to_have_text(
+        re.compile(r"^[1-9]\d* / [1-9]\d*$")
+    )  # the fake's usage
+    for i in range(2):
+        expect(rows.nth(i)).to_contain_text("succeeded")
+        expect(rows.nth(i)).to_contain_text(re.compile(r"\d+ ms|\d+\.\d\d s"))
+    expect(page.locator("#log-rows tr.log-error")).to_have_count(0)
+    expect(page.locator("#log-summary")).to_contain_text(re.compile(r"Last 24 h: 1 run, 0 errors"))
+    expect(page.locator("#log-summary")).to_contain_text("latency p50")
+    shot(page, "21-execution-log")
