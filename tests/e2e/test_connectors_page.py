@@ -446,3 +446,20 @@ def test_the_execution_log_tab_shows_the_test_and_the_run(
     expect(page.locator("#log-summary")).to_contain_text(re.compile(r"Last 24 h: 1 run, 0 errors"))
     expect(page.locator("#log-summary")).to_contain_text("latency p50")
     shot(page, "21-execution-log")
+
+
+def test_the_execution_log_tab_fits_a_phone(host: ServeProcess, fake: FakeServer, new_page) -> None:
+    create_via_api(host, fake, "Pocket log")
+    page = new_page(host.url, phone=True)
+    sign_in(page)
+    page.get_by_role("button", name="Test Pocket log").click()
+    expect(page.locator("#list-result")).to_contain_text("succeeded")
+    page.get_by_role("button", name="Pocket log", exact=True).click()
+    page.get_by_role("tab", name="Execution log").click()
+    expect(page.locator("#log-rows tr.log-entry")).to_have_count(1)  # the list's test, once flushed
+    for column in ("When", "Outcome", "Kind", "Duration", "Tokens in / out"):
+        expect(page.get_by_role("columnheader", name=column)).to_be_visible()
+    table = page.locator("#log-table").bounding_box()
+    assert table is not None and table["width"] <= 390
+    expect(page.get_by_role("button", name="Refresh")).to_be_in_viewport(ratio=1)
+    shot(page, "22-phone-execution-log")

@@ -23,7 +23,7 @@ const millis = (ms) => (ms === null || ms === undefined ? "–"
 const count = (n, word) => `${number(n)} ${word}${n === 1 ? "" : "s"}`;
 
 function summaryText(s) {
-  if (!s.calls) return "No runs in the last 24 hours.";
+  if (!s.calls) return "No runs in the last 24 hours (the summary counts runs, not tests).";
   const errors = s.errors ? ` (${Object.entries(s.errors_by_kind).map(([k, n]) => `${k}: ${n}`).join(", ")})` : "";
   return `Last 24 h: ${count(s.calls, "run")}, ${count(s.errors, "error")}${errors}; `
     + `tokens ${number(s.input_tokens)} in / ${number(s.output_tokens)} out; `
