@@ -20,13 +20,13 @@ from service_helpers import (
     assert_no_secret,
     call_context,
     call_task,
-    make_endpoint,
 )
 
 from ai_connector.manager import default_registry
 from ai_connector.plugin import (
     AuthenticationError,
     CompletionRequest,
+    InferenceEndpoint,
     ModelNotFoundError,
     ProviderError,
     ProviderServerError,
@@ -35,12 +35,17 @@ from ai_connector.plugin import (
     TaskType,
 )
 from ai_connector.testing import FakeResponse, FakeServer
-from ai_connector.types import FailureKind
+from ai_connector.types import FailureKind, Secrets
+from ai_connector_alibabacloud_ai_search import testing as ais_fake
+from ai_connector_amazon_sagemaker import testing as sm_fake
+from ai_connector_azureaistudio import testing as studio_fake
 from ai_connector_cohere import testing as cohere_fake
 from ai_connector_contextualai import testing as contextual_fake
+from ai_connector_elasticsearch import testing as es_fake
 from ai_connector_jinaai import testing as jina_fake
 from ai_connector_openai import testing as openai_fake
 from ai_connector_voyageai import testing as voyage_fake
+from ai_connector_watsonxai import testing as wx_fake
 
 CANARY = "canary-error-kinds-5d83a1"
 RETRY_AFTER = 7
@@ -53,6 +58,13 @@ EXPECTED: dict[str, tuple[type[ProviderError], FailureKind, bool, float | None]]
     "quota": (RateLimitError, FailureKind.RATE_LIMITED, False, None),
     "server_error": (ProviderServerError, FailureKind.PROVIDER_ERROR, True, None),
 }
+
+
+def fake_module(provider_id: str) -> Any:
+    """The provider's fake module, `ai_connector_<id>.testing` (a dash in the id is an underscore in
+    the package name: `alibabacloud-ai-search`)."""
+    return importlib.import_module(f"ai_connector_{provider_id.replace('-', '_')}.testing")
+
 
 # provider -> kind -> the vendor's answer. Voyage AI and Contextual AI document no quota answer of
 # their own (a spent allowance shows as their rate limit), so they have no quota row.
@@ -93,6 +105,101 @@ ANSWERS: dict[str, dict[str, Callable[[], FakeResponse]]] = {
     },
 }
 
+
+def hinted(answer: FakeResponse, seconds: int = RETRY_AFTER) -> FakeResponse:
+    """`answer` with a `Retry-After: seconds` header (the vendors' 429s carry one)."""
+    items = answer.headers.items() if isinstance(answer.headers, dict) else answer.headers
+    answer.headers = [*items, ("Retry-After", str(seconds))]
+    return answer
+
+
+# The services whose error bodies came from their own test files (test_<id>.py, whose kinds beyond
+# this table's, e.g. Alibaba's InvalidParameter and SageMaker's model error, stay there).
+ANSWERS.update(
+    {
+        "elasticsearch": {
+            "credentials": lambda: es_fake.security_exception("/_inference"),
+            "model_not_found": lambda: es_fake.not_found("x"),
+            "rate_limit": lambda: hinted(es_fake.queue_full()),
+            # a PERMANENT circuit breaker: the nearest a cluster has to a spent quota
+            "quota": es_fake.circuit_breaking,
+            "server_error": lambda: es_fake.es_error(
+                500, "status_exception", "Error in inference process: [boom]"
+            ),
+        },
+        "watsonxai": {
+            "credentials": lambda: wx_fake.watsonx_error(
+                401,
+                "authentication_token_expired",
+                "Failed to authenticate the request due to an expired token",
+            ),
+            "model_not_found": lambda: wx_fake.watsonx_error(
+                404, "model_not_supported", "Model 'x' is not supported"
+            ),
+            "rate_limit": lambda: hinted(
+                wx_fake.watsonx_error(429, "too_many_requests", "Too many requests, please retry later")
+            ),
+            "quota": lambda: wx_fake.watsonx_error(
+                403, "token_quota_reached", "You have reached your token quota for this period"
+            ),
+            "server_error": lambda: wx_fake.watsonx_error(500, "internal_error", "Internal server error"),
+        },
+        "alibabacloud-ai-search": {
+            "credentials": lambda: ais_fake.search_error(401, "InvalidApiKey", "Invalid api key"),
+            "model_not_found": lambda: ais_fake.search_error(
+                400, "ServiceIdNotExist", "service_id is not exist."
+            ),
+            "rate_limit": lambda: hinted(
+                ais_fake.search_error(
+                    429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later."
+                )
+            ),
+            "quota": lambda: ais_fake.search_error(
+                429, "Throttling.AllocationQuota", "Free allocated quota exceeded."
+            ),
+            "server_error": lambda: ais_fake.search_error(
+                500, "InternalServerError", "An internal error has occured, please try again later."
+            ),
+        },
+        "azureaistudio": {
+            "credentials": lambda: studio_fake.azure_error(401, "401", studio_fake.ACCESS_DENIED),
+            "model_not_found": lambda: studio_fake.azure_error(
+                404, "DeploymentNotFound", "The API deployment for this resource does not exist."
+            ),
+            "rate_limit": lambda: studio_fake.rate_limited(RETRY_AFTER),
+            "quota": studio_fake.quota_exceeded,
+            "server_error": lambda: studio_fake.azure_error(
+                500, "InternalServerError", "The server had an error while processing your request."
+            ),
+        },
+        # Not applicable: quota. SageMaker runtime documents no quota error of its own (a spent
+        # account limit answers as its ThrottlingException, the rate-limit row).
+        "amazon_sagemaker": {
+            "credentials": lambda: sm_fake.aws_error(
+                403, "UnrecognizedClientException", "The security token included in the request is invalid."
+            ),
+            "model_not_found": lambda: sm_fake.aws_error(
+                400, "ValidationError", "Endpoint gone of account 123456789012 not found."
+            ),
+            "rate_limit": lambda: hinted(sm_fake.aws_error(429, "ThrottlingException", "Rate exceeded")),
+            "server_error": lambda: sm_fake.aws_error(500, "InternalFailure", "An internal error occurred."),
+        },
+    }
+)
+
+
+def _watsonx_host(server: FakeServer) -> dict[str, Any]:
+    """watsonx trades its key at IAM first: the fake's IAM answers, aimed at by the `iam_url` host
+    setting, so no call leaves the machine and the failure is the API call's."""
+    return {"iam_url": wx_fake.FakeWatsonx(server, api_key=CANARY).iam_url}
+
+
+# provider -> (the path its failing answer is served on, what the call needs served before it and
+# the host settings that aim it there); others: every POST, no host settings.
+HOSTS: dict[str, tuple[str, Callable[[FakeServer], dict[str, Any]]]] = {
+    "watsonxai": ("/ml/v1/.*", _watsonx_host),
+}
+
 # The OpenAI-compatible family: each fake's ERRORS table holds its vendor's answer for each kind the
 # vendor documents (none has a quota answer of its own but DeepSeek, NVIDIA and Hugging Face: 402).
 
@@ -103,7 +210,7 @@ def _family_answer(testing: Any, kind: str) -> Callable[[], FakeResponse]:
 
 
 for _id in OPENAI_FAMILY:
-    _testing = importlib.import_module(f"ai_connector_{_id}.testing")
+    _testing = fake_module(_id)
     ANSWERS[_id] = {kind: _family_answer(_testing, kind) for kind in _testing.ERRORS}
 
 ROWS = [
@@ -114,10 +221,15 @@ ROWS = [
 ]
 
 
-def settings_for(provider_id: str, url: str, task: TaskType) -> dict[str, Any]:
-    testing = importlib.import_module(f"ai_connector_{provider_id}.testing")
-    config, _ = testing.connector(url, task.value, secret=CANARY)
-    return config
+def endpoint_for(provider_id: str, url: str, task: TaskType) -> InferenceEndpoint:
+    """A connector of `task` aimed at the fake at `url`, with the fake's own secrets (`CANARY` the key)."""
+    config, secrets = fake_module(provider_id).connector(url, task.value, secret=CANARY)
+    return InferenceEndpoint(
+        inference_id=f"test-{task.value}",
+        task_type=task,
+        settings=dict(config),
+        secrets=Secrets(dict(secrets)),
+    )
 
 
 @pytest.mark.parametrize(("provider_id", "task", "kind"), ROWS)
@@ -125,11 +237,13 @@ async def test_each_error_kind_is_typed_alike(
     server: FakeServer, caplog: pytest.LogCaptureFixture, provider_id: str, task: TaskType, kind: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    server.add("POST", "/.*", ANSWERS[provider_id][kind]())
+    path, host = HOSTS.get(provider_id, ("/.*", lambda _server: {}))
+    host_settings = host(server)
+    server.add("POST", path, ANSWERS[provider_id][kind]())
     provider = default_registry().get(provider_id)
-    endpoint = make_endpoint(task, settings_for(provider_id, server.url, task), secret=CANARY)
+    endpoint = endpoint_for(provider_id, server.url, task)
     with pytest.raises(ProviderError) as info:
-        await call_task(provider, endpoint)
+        await call_task(provider, endpoint, host_settings=host_settings)
     cls, failure, retryable, retry_after = EXPECTED[kind]
     err = info.value
     assert type(err) is cls and err.kind is failure
@@ -158,9 +272,7 @@ MID_STREAM: dict[str, tuple[Callable[..., Any], TaskType, Callable[[], FakeRespo
 
 for _id in OPENAI_FAMILY:
     if TaskType.CHAT_COMPLETION in default_registry().get(_id).task_types:
-        _own = getattr(
-            importlib.import_module(f"ai_connector_{_id}.testing"), "midstream_error_response", None
-        )
+        _own = getattr(fake_module(_id), "midstream_error_response", None)
         MID_STREAM[_id] = (
             lambda ep, ctx, p=_id: (
                 default_registry()
@@ -176,7 +288,7 @@ for _id in OPENAI_FAMILY:
 async def test_an_error_in_the_middle_of_a_stream_is_typed(server: FakeServer, provider_id: str) -> None:
     open_stream, task, answer = MID_STREAM[provider_id]
     server.add("POST", "/.*", answer())
-    endpoint = make_endpoint(task, settings_for(provider_id, server.url, task), secret=CANARY)
+    endpoint = endpoint_for(provider_id, server.url, task)
     texts: list[str] = []
     with pytest.raises(StreamInterruptedError) as info:
         async with call_context(provider_id, CANARY) as ctx:
