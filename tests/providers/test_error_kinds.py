@@ -38,10 +38,16 @@ from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.types import FailureKind, Secrets
 from ai_connector_alibabacloud_ai_search import testing as ais_fake
 from ai_connector_amazon_sagemaker import testing as sm_fake
+from ai_connector_amazonbedrock import testing as bedrock_fake
+from ai_connector_anthropic import testing as anthropic_fake
 from ai_connector_azureaistudio import testing as studio_fake
+from ai_connector_azureopenai import testing as azure_fake
 from ai_connector_cohere import testing as cohere_fake
 from ai_connector_contextualai import testing as contextual_fake
+from ai_connector_elastic import testing as eis_fake
 from ai_connector_elasticsearch import testing as es_fake
+from ai_connector_googleaistudio import testing as aistudio_fake
+from ai_connector_googlevertexai import testing as vertex_fake
 from ai_connector_jinaai import testing as jina_fake
 from ai_connector_openai import testing as openai_fake
 from ai_connector_voyageai import testing as voyage_fake
@@ -188,16 +194,108 @@ ANSWERS.update(
 )
 
 
+# The original seven, with the error bodies of their own test files (test_<id>.py).
+ANSWERS.update(
+    {
+        "openai": {
+            "credentials": lambda: openai_fake.invalid_api_key_response("sk-wrong-key-1234567890"),
+            "model_not_found": lambda: openai_fake.model_not_found_response("gpt-9"),
+            "rate_limit": lambda: openai_fake.rate_limit_response(retry_after=str(RETRY_AFTER)),
+            "quota": openai_fake.insufficient_quota_response,
+            "server_error": openai_fake.server_error_response,
+        },
+        "azureopenai": {
+            "credentials": azure_fake.invalid_key_response,
+            "model_not_found": azure_fake.deployment_not_found_response,
+            "rate_limit": lambda: azure_fake.rate_limit_response(retry_after=str(RETRY_AFTER)),
+            # Azure passes OpenAI's insufficient_quota body through (test_azureopenai.py)
+            "quota": lambda: FakeResponse.json(openai_fake.insufficient_quota_response().body, 429),
+            "server_error": azure_fake.server_error_response,
+        },
+        "amazonbedrock": {
+            "credentials": bedrock_fake.unrecognized_client,
+            "model_not_found": bedrock_fake.model_not_found,
+            # Bedrock itself sends no retry header; a proxy's Retry-After is honoured
+            "rate_limit": lambda: hinted(bedrock_fake.throttled()),
+            "quota": bedrock_fake.service_quota_exceeded,
+            "server_error": bedrock_fake.internal_server_error,
+        },
+        # Not applicable: quota. Vertex's quota answers are per-minute RESOURCE_EXHAUSTED, retryable:
+        # the rate-limit row; it documents no spent-for-good quota answer.
+        "googlevertexai": {
+            "credentials": lambda: FakeResponse.json(vertex_fake.unauthenticated(), 401),
+            "model_not_found": lambda: FakeResponse.json(
+                vertex_fake.model_not_found(vertex_fake.CHAT_MODEL), 404
+            ),
+            # Vertex sends no Retry-After and no RetryInfo; a proxy's Retry-After is honoured
+            "rate_limit": lambda: hinted(FakeResponse.json(vertex_fake.quota_exceeded(), 429)),
+            "server_error": lambda: FakeResponse.json(vertex_fake.internal_error(), 500),
+        },
+        "googleaistudio": {
+            "credentials": lambda: FakeResponse.json(aistudio_fake.api_key_invalid(), 400),
+            "model_not_found": lambda: FakeResponse.json(
+                aistudio_fake.model_not_found(aistudio_fake.MODEL), 404
+            ),
+            "rate_limit": lambda: FakeResponse.json(
+                aistudio_fake.quota_exceeded(retry_delay=f"{RETRY_AFTER}s"), 429
+            ),
+            # a spent daily quota (still with Google's RetryInfo, see QUOTA_HINTS)
+            "quota": lambda: FakeResponse.json(
+                aistudio_fake.quota_exceeded(retry_delay="25s", per="Day"), 429
+            ),
+            "server_error": lambda: FakeResponse.json(aistudio_fake.internal_error(), 500),
+        },
+        "elastic": {
+            "credentials": lambda: eis_fake.security_exception("/_inference"),
+            "model_not_found": lambda: eis_fake.not_found("x"),
+            "rate_limit": lambda: hinted(
+                eis_fake.es_error_response(
+                    429, "es_rejected_execution_exception", "rejected execution of coordinating operation"
+                )
+            ),
+            # EIS wraps its upstream's spent quota in a 400 status_exception (test_elastic.py)
+            "quota": lambda: eis_fake.es_error_response(
+                400,
+                "status_exception",
+                "Received a rate limit status code for request from inference entity id [x] status [429]. "
+                "Error message: [You exceeded your current quota]",
+            ),
+            "server_error": lambda: eis_fake.es_error_response(
+                500, "status_exception", "Received an unsuccessful status code [500]"
+            ),
+        },
+        "anthropic": {
+            "credentials": lambda: anthropic_fake.error_response(401),
+            "model_not_found": lambda: anthropic_fake.error_response(404, "model: claude-x"),
+            "rate_limit": lambda: anthropic_fake.error_response(429, retry_after=RETRY_AFTER),
+            "quota": lambda: anthropic_fake.error_response(402),  # billing: credit balance spent
+            "server_error": lambda: anthropic_fake.error_response(500),
+        },
+    }
+)
+
+# A spent quota whose answer still carries a retry delay: Google's RetryInfo on a daily quota.
+QUOTA_HINTS: dict[str, float] = {"googleaistudio": 25.0}
+
+
 def _watsonx_host(server: FakeServer) -> dict[str, Any]:
     """watsonx trades its key at IAM first: the fake's IAM answers, aimed at by the `iam_url` host
     setting, so no call leaves the machine and the failure is the API call's."""
     return {"iam_url": wx_fake.FakeWatsonx(server, api_key=CANARY).iam_url}
 
 
+def _vertex_host(server: FakeServer) -> dict[str, Any]:
+    """Vertex trades its service-account JWT at the key file's token_uri (the fake's /token) first:
+    the fake's token endpoint answers, so the failure is the API call's."""
+    vertex_fake.FakeVertexAI(server)
+    return {}
+
+
 # provider -> (the path its failing answer is served on, what the call needs served before it and
 # the host settings that aim it there); others: every POST, no host settings.
 HOSTS: dict[str, tuple[str, Callable[[FakeServer], dict[str, Any]]]] = {
     "watsonxai": ("/ml/v1/.*", _watsonx_host),
+    "googlevertexai": ("/v1/.*", _vertex_host),
 }
 
 # The OpenAI-compatible family: each fake's ERRORS table holds its vendor's answer for each kind the
@@ -245,6 +343,8 @@ async def test_each_error_kind_is_typed_alike(
     with pytest.raises(ProviderError) as info:
         await call_task(provider, endpoint, host_settings=host_settings)
     cls, failure, retryable, retry_after = EXPECTED[kind]
+    if kind == "quota":
+        retry_after = QUOTA_HINTS.get(provider_id, retry_after)
     err = info.value
     assert type(err) is cls and err.kind is failure
     assert (err.retryable, err.retry_after, err.provider) == (retryable, retry_after, provider_id)
