@@ -9,6 +9,7 @@ A provider whose vendor documents no separate answer for a kind has no row for i
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -384,14 +385,99 @@ for _id in OPENAI_FAMILY:
         )
 
 
+def _chat(provider_id: str) -> Callable[..., Any]:
+    """Open `provider_id`'s chat stream with Kibana's input."""
+    return lambda ep, ctx: (
+        default_registry()
+        .get(provider_id)
+        .chat_completion_stream(ep, KIBANA_INPUTS[TaskType.CHAT_COMPLETION], ctx)
+    )
+
+
+# The other vendors' in-stream failures, from their own test files (test_<id>.py): each stream has
+# sent "Hel" when the vendor's error arrives.
+MID_STREAM.update(
+    {
+        "openai": (
+            _chat("openai"),
+            TaskType.CHAT_COMPLETION,
+            lambda: openai_fake.midstream_error_response(("Hel",)),
+        ),
+        "azureopenai": (
+            _chat("azureopenai"),
+            TaskType.CHAT_COMPLETION,
+            lambda: openai_fake.stream_response(
+                [
+                    *azure_fake.chat_stream_events(["Hel"])[:3],
+                    *openai_fake.sse([azure_fake.error_body("500", "Internal error")]),
+                ]
+            ),
+        ),
+        "amazonbedrock": (
+            _chat("amazonbedrock"),
+            TaskType.CHAT_COMPLETION,
+            lambda: bedrock_fake.stream_response(
+                [
+                    *bedrock_fake.converse_stream_messages(["Hel", "lo"])[:2],
+                    bedrock_fake.exception_message(
+                        "modelStreamErrorException", "The model stream encountered an error."
+                    ),
+                ]
+            ),
+        ),
+        "elastic": (
+            _chat("elastic"),
+            TaskType.CHAT_COMPLETION,
+            lambda: eis_fake.stream_response(
+                [
+                    *eis_fake.chat_chunks(["Hel"])[:1],
+                    json.dumps({"error": {"type": "status_exception", "reason": "upstream went away"}}),
+                ],
+                done=False,
+            ),
+        ),
+        "anthropic": (
+            _chat("anthropic"),
+            TaskType.CHAT_COMPLETION,
+            lambda: anthropic_fake.stream_response(
+                [
+                    *anthropic_fake.stream_events(["Hel", "lo"])[:4],
+                    {"type": "error", "error": {"type": "api_error", "message": "boom"}},
+                ]
+            ),
+        ),
+        "watsonxai": (
+            _chat("watsonxai"),
+            TaskType.CHAT_COMPLETION,
+            lambda: FakeResponse(
+                chunks=[
+                    *list(wx_fake.chat_stream(["Hel"]).chunks or ())[:2],
+                    "id: 3\nevent: error\ndata: "
+                    + json.dumps(
+                        {
+                            "errors": [{"code": "downstream_error", "message": "the model stopped"}],
+                            "status_code": 500,
+                        }
+                    )
+                    + "\n\n",
+                ],
+                content_type="text/event-stream",
+            ),
+        ),
+    }
+)
+
+
 @pytest.mark.parametrize("provider_id", sorted(MID_STREAM))
 async def test_an_error_in_the_middle_of_a_stream_is_typed(server: FakeServer, provider_id: str) -> None:
     open_stream, task, answer = MID_STREAM[provider_id]
-    server.add("POST", "/.*", answer())
+    path, host = HOSTS.get(provider_id, ("/.*", lambda _server: {}))
+    host_settings = host(server)
+    server.add("POST", path, answer())
     endpoint = endpoint_for(provider_id, server.url, task)
     texts: list[str] = []
     with pytest.raises(StreamInterruptedError) as info:
-        async with call_context(provider_id, CANARY) as ctx:
+        async with call_context(provider_id, CANARY, host_settings=host_settings) as ctx:
             async for chunk in open_stream(endpoint, ctx):
                 texts.append(chunk.content or "")
     assert "".join(texts) == "Hel"
