@@ -3,7 +3,7 @@ its vendor answers with becomes the same typed error (credentials, model not fou
 its retry hint, spent quota, server error, and an error in the middle of a stream).
 
 Each row is the vendor's own answer, from the provider's reusable fake (`ai_connector_<id>.testing`).
-A provider whose vendor documents no separate answer for a kind has no row for it (noted below).
+A kind a vendor has no answer of its own for is an explicit entry in NOT_APPLICABLE, with the reason.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from ai_connector_cohere import testing as cohere_fake
 from ai_connector_contextualai import testing as contextual_fake
 from ai_connector_elastic import testing as eis_fake
 from ai_connector_elasticsearch import testing as es_fake
+from ai_connector_gemini import testing as gemini_fake
 from ai_connector_googleaistudio import testing as aistudio_fake
 from ai_connector_googlevertexai import testing as vertex_fake
 from ai_connector_jinaai import testing as jina_fake
@@ -73,8 +74,7 @@ def fake_module(provider_id: str) -> Any:
     return importlib.import_module(f"ai_connector_{provider_id.replace('-', '_')}.testing")
 
 
-# provider -> kind -> the vendor's answer. Voyage AI and Contextual AI document no quota answer of
-# their own (a spent allowance shows as their rate limit), so they have no quota row.
+# provider -> kind -> the vendor's answer (the kinds it lacks are in NOT_APPLICABLE).
 ANSWERS: dict[str, dict[str, Callable[[], FakeResponse]]] = {
     "cohere": {
         "credentials": lambda: cohere_fake.error_response(401),
@@ -179,8 +179,7 @@ ANSWERS.update(
                 500, "InternalServerError", "The server had an error while processing your request."
             ),
         },
-        # Not applicable: quota. SageMaker runtime documents no quota error of its own (a spent
-        # account limit answers as its ThrottlingException, the rate-limit row).
+        # quota: not applicable (NOT_APPLICABLE)
         "amazon_sagemaker": {
             "credentials": lambda: sm_fake.aws_error(
                 403, "UnrecognizedClientException", "The security token included in the request is invalid."
@@ -221,8 +220,7 @@ ANSWERS.update(
             "quota": bedrock_fake.service_quota_exceeded,
             "server_error": bedrock_fake.internal_server_error,
         },
-        # Not applicable: quota. Vertex's quota answers are per-minute RESOURCE_EXHAUSTED, retryable:
-        # the rate-limit row; it documents no spent-for-good quota answer.
+        # quota: not applicable (NOT_APPLICABLE)
         "googlevertexai": {
             "credentials": lambda: FakeResponse.json(vertex_fake.unauthenticated(), 401),
             "model_not_found": lambda: FakeResponse.json(
@@ -312,6 +310,20 @@ for _id in OPENAI_FAMILY:
     _testing = fake_module(_id)
     ANSWERS[_id] = {kind: _family_answer(_testing, kind) for kind in _testing.ERRORS}
 
+# The kinds a vendor has no answer of its own for: explicit, with the reason, so a gap is never silent
+# (test_every_listed_provider_answers_or_waives_every_kind holds each provider to a row or a reason).
+NOT_APPLICABLE: dict[str, dict[str, str]] = {
+    "voyageai": {"quota": "no quota answer documented: a spent allowance is its 429 rate limit"},
+    "contextualai": {"quota": "no quota answer documented: a spent allowance is its 429 rate limit"},
+    "amazon_sagemaker": {"quota": "SageMaker runtime has no quota error: account limits throttle (429)"},
+    "googlevertexai": {"quota": "Vertex's quota answers are per-minute and retryable: the rate-limit row"},
+    **{
+        _id: {"quota": "the vendor documents no quota answer of its own (its fake's ERRORS has none)"}
+        for _id in OPENAI_FAMILY
+        if "quota" not in fake_module(_id).ERRORS
+    },
+}
+
 ROWS = [
     pytest.param(provider_id, task, kind, id=f"{provider_id}-{task.value}-{kind}")
     for provider_id, kinds in ANSWERS.items()
@@ -351,6 +363,13 @@ async def test_each_error_kind_is_typed_alike(
     assert (err.retryable, err.retry_after, err.provider) == (retryable, retry_after, provider_id)
     assert err.provider_message and err.provider_message in str(err)
     assert_no_secret(CANARY, err, repr(err), caplog.text)
+
+
+def test_every_listed_provider_answers_or_waives_every_kind() -> None:
+    for provider_id, kinds in ANSWERS.items():
+        waived = NOT_APPLICABLE.get(provider_id, {})
+        assert set(kinds) | set(waived) == set(EXPECTED), provider_id
+        assert not set(kinds) & set(waived), provider_id
 
 
 # Mid-stream errors: the providers whose calls stream and the vendor's in-stream failure (Cohere
@@ -446,6 +465,24 @@ MID_STREAM.update(
                 ]
             ),
         ),
+        # the container's OpenAI-style events (role, "Hel") in PayloadParts, then an exception frame
+        "amazon_sagemaker": (
+            _chat("amazon_sagemaker"),
+            TaskType.CHAT_COMPLETION,
+            lambda: sm_fake.payload_stream(
+                "".join(e + "\n\n" for e in sm_fake.openai_sse(["Hel", "lo"]).split("\n\n")[:2]),
+                extra=[sm_fake.stream_error_frame("model container crashed")],
+            ),
+        ),
+        # Google gives up on a started stream with a bare CANCELLED status object
+        "googlevertexai": (
+            _chat("googlevertexai"),
+            TaskType.CHAT_COMPLETION,
+            lambda: FakeResponse(
+                chunks=[*gemini_fake.text_stream(["Hel", "lo", "!"])[:1], gemini_fake.MID_STREAM_CANCELLED],
+                content_type="text/event-stream",
+            ),
+        ),
         "watsonxai": (
             _chat("watsonxai"),
             TaskType.CHAT_COMPLETION,
@@ -466,6 +503,17 @@ MID_STREAM.update(
         ),
     }
 )
+
+
+def test_every_listed_provider_that_streams_has_a_mid_stream_row() -> None:
+    """Not applicable to a provider none of whose calls streams (a mid-stream error needs a stream)."""
+    for provider_id in ANSWERS:
+        provider = default_registry().get(provider_id)
+        streams = (
+            provider.chat_completion_stream is not None
+            or getattr(provider, "completion_stream", None) is not None
+        )
+        assert (provider_id in MID_STREAM) is streams, provider_id
 
 
 @pytest.mark.parametrize("provider_id", sorted(MID_STREAM))
