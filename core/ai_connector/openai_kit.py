@@ -147,8 +147,8 @@ def _first_choice(choices: Any) -> Any:
 
 
 def chunk_from_openai(obj: Mapping[str, Any]) -> ChatChunk | None:
-    """A ChatChunk from one parsed `chat.completion.chunk` (choice index 0 only; a refusal delta is
-    content); None when it carries nothing (e.g. Azure's leading `prompt_filter_results` chunk).
+    """A ChatChunk from one parsed `chat.completion.chunk` (choice index 0 only; a refusal delta stays
+    a refusal); None when it carries nothing (e.g. Azure's leading `prompt_filter_results` chunk).
     Raises ValueError/TypeError/KeyError on a malformed chunk."""
     choices = obj.get("choices") or []
     raw_usage = obj.get("usage")
@@ -175,11 +175,12 @@ def chunk_from_openai(obj: Mapping[str, Any]) -> ChatChunk | None:
             )
         tool_calls = tuple(calls)
     content = delta.get("content")
-    if content is None:
-        content = delta.get("refusal")  # a refusal is the model's answer text
     if content is not None and not isinstance(content, str):
         raise TypeError("delta.content is not a string")
-    # positionally: role, content, tool_calls, finish_reason, usage, id, model
+    refusal = delta.get("refusal")
+    if refusal is not None and not isinstance(refusal, str):
+        raise TypeError("delta.refusal is not a string")
+    # positionally: role, content, tool_calls, finish_reason, usage, id, model, refusal
     return ChatChunk(
         delta.get("role"),
         content,
@@ -188,6 +189,7 @@ def chunk_from_openai(obj: Mapping[str, Any]) -> ChatChunk | None:
         usage,
         obj.get("id"),
         obj.get("model"),
+        refusal,
     )
 
 
@@ -277,6 +279,7 @@ class ChatStreamReader:
         if (
             chunk.role is None
             and chunk.content is None
+            and chunk.refusal is None
             and not chunk.tool_calls
             and chunk.finish_reason is None
         ):

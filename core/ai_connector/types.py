@@ -238,6 +238,7 @@ class ChatChunk:
     usage: Usage | None = None
     id: str | None = None
     model: str | None = None
+    refusal: str | None = None  # a piece of the model's refusal (OpenAI's `delta.refusal`)
 
     @property
     def is_usage_only(self) -> bool:
@@ -248,6 +249,7 @@ class ChatChunk:
             and self.content is None
             and not self.tool_calls
             and self.finish_reason is None
+            and self.refusal is None
         )
 
     def to_openai(self, *, id: str, model: str, created: int) -> dict[str, Any]:
@@ -266,6 +268,8 @@ class ChatChunk:
                 delta["role"] = self.role
             if self.content is not None:
                 delta["content"] = self.content
+            if self.refusal is not None:
+                delta["refusal"] = self.refusal
             if self.tool_calls:
                 delta["tool_calls"] = [t.to_dict() for t in self.tool_calls]
             out["choices"] = [{"index": 0, "delta": delta, "finish_reason": self.finish_reason}]

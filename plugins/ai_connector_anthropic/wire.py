@@ -247,11 +247,15 @@ async def translate_stream(
 ) -> AsyncIterator[ChatChunk]:
     """Unified chunks from Anthropic's Messages SSE events, ending at `message_stop`.
 
-    `ping`, `content_block_stop`, thinking/signature deltas and unknown events are skipped, as
-    Anthropic asks clients to; `event: error` and a stream that ends early raise StreamInterruptedError
-    (its text passed through `redact`).
+    `ping`, `content_block_stop`, thinking/signature deltas, unknown events and content blocks of kinds
+    the connector does not request (server_tool_use, mcp_tool_use, web_search_tool_result...) with all
+    their deltas are skipped, as Anthropic asks clients to; `event: error` and a stream that ends early
+    raise StreamInterruptedError (its text passed through `redact`); a delta for a block that never
+    started is an InvalidResponseError.
     """
     tool_slot: dict[int, int] = {}  # content block index -> OpenAI tool call index
+    text_blocks: set[int] = set()  # indexes of the text blocks: only those and tool_use are relayed
+    started: set[int] = set()  # every block index opened, whatever its kind
     stop_reason: str | None = None
     prompt: int | None = None
     completion: int | None = None
@@ -264,16 +268,21 @@ async def translate_stream(
             if kind == "content_block_delta":
                 delta = data["delta"]
                 delta_type = delta.get("type")
-                if delta_type == "text_delta":
+                index = data["index"]
+                if index not in started:
+                    raise KeyError(index)
+                if delta_type == "text_delta" and index in text_blocks:
                     yield ChatChunk(content=delta["text"])
-                elif delta_type == "input_json_delta":
+                elif delta_type == "input_json_delta" and index in tool_slot:
                     fragment = delta["partial_json"]
                     if fragment:
-                        slot = tool_slot[data["index"]]
-                        yield ChatChunk(tool_calls=(ToolCallDelta(index=slot, arguments=fragment),))
+                        yield ChatChunk(
+                            tool_calls=(ToolCallDelta(index=tool_slot[index], arguments=fragment),)
+                        )
             elif kind == "content_block_start":
                 block = data["content_block"]
                 block_type = block.get("type")
+                started.add(data["index"])
                 if block_type == "tool_use":
                     slot = tool_slot[data["index"]] = len(tool_slot)
                     yield ChatChunk(
@@ -281,8 +290,10 @@ async def translate_stream(
                             ToolCallDelta(index=slot, id=block["id"], name=block["name"], arguments=""),
                         )
                     )
-                elif block_type == "text" and block.get("text"):
-                    yield ChatChunk(content=block["text"])
+                elif block_type == "text":
+                    text_blocks.add(data["index"])
+                    if block.get("text"):
+                        yield ChatChunk(content=block["text"])
             elif kind == "message_start":
                 message = data["message"]
                 usage = message.get("usage")

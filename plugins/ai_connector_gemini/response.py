@@ -11,13 +11,22 @@ from ai_connector.plugin import (
     ChatChunk,
     InvalidRequestError,
     InvalidResponseError,
+    ProviderError,
     ToolCallDelta,
     Usage,
     current_provider,
 )
 from ai_connector_gemini.request import SYNTHETIC_CALL_ID_PREFIX
 
-__all__ = ["FINISH_REASONS", "ChunkTranslator", "finish_reason", "response_text", "usage_from"]
+__all__ = [
+    "FINISH_REASONS",
+    "ChunkTranslator",
+    "blocked_prompt_error",
+    "finish_error",
+    "finish_reason",
+    "response_text",
+    "usage_from",
+]
 
 FINISH_REASONS: Mapping[str, str] = {
     "STOP": "stop",
@@ -30,6 +39,47 @@ FINISH_REASONS: Mapping[str, str] = {
     "IMAGE_SAFETY": "content_filter",
     "IMAGE_PROHIBITED_CONTENT": "content_filter",
 }
+
+
+# The reasons an answer ends normally; any other `finishReason` means Google stopped the answer.
+_NORMAL_FINISH = frozenset({"STOP", "MAX_TOKENS"})
+
+
+def finish_error(candidate: Mapping[str, Any]) -> ProviderError | None:
+    """The typed error for a candidate Google stopped for a non-normal `finishReason`, None otherwise.
+
+    A content-policy stop (SAFETY, RECITATION, BLOCKLIST...) is an InvalidRequestError, the rest
+    (OTHER, MALFORMED_FUNCTION_CALL...) an InvalidResponseError; both carry Google's `finishMessage`
+    and the reason as `code`, so the caller sees why instead of a silently cut answer.
+    """
+    reason = candidate.get("finishReason")
+    if not reason or reason in _NORMAL_FINISH:
+        return None
+    detail = candidate.get("finishMessage")
+    detail = detail if isinstance(detail, str) and detail else None
+    cls = InvalidRequestError if FINISH_REASONS.get(str(reason)) == "content_filter" else InvalidResponseError
+    return cls(
+        f"{current_provider()}: the model's answer was stopped ({reason})"
+        + (f": {detail}" if detail else ""),
+        provider_message=detail,
+        code=str(reason),
+    )
+
+
+def blocked_prompt_error(obj: Mapping[str, Any]) -> InvalidRequestError | None:
+    """The InvalidRequestError for a prompt Google blocked (`promptFeedback.blockReason`), carrying its
+    `blockReasonMessage`; None when the prompt was not blocked."""
+    feedback = obj.get("promptFeedback") or {}
+    block = feedback.get("blockReason")
+    if not block:
+        return None
+    detail = feedback.get("blockReasonMessage")
+    detail = detail if isinstance(detail, str) and detail else None
+    return InvalidRequestError(
+        f"{current_provider()}: the prompt was blocked ({block})" + (f": {detail}" if detail else ""),
+        provider_message=detail,
+        code=str(block),
+    )
 
 
 def finish_reason(value: str) -> str:
@@ -76,7 +126,14 @@ class ChunkTranslator:
         candidates = obj.get("candidates")
         if candidates:
             candidate = candidates[0]
+            error = finish_error(candidate)
+            if error is not None:
+                raise error
             content = candidate.get("content")
+            if not content and not candidate.get("finishReason") and not self.finished:
+                raise InvalidResponseError(
+                    f"{current_provider()}: a stream event's candidate has no content and no finishReason"
+                )
             if content:
                 text: list[str] = []
                 for part in content.get("parts") or ():
@@ -96,14 +153,14 @@ class ChunkTranslator:
                 if text:
                     out.append(ChatChunk(content="".join(text)))
             reason = candidate.get("finishReason")
-            if reason:
+            if reason and not self.finished:  # Vertex may repeat the reason on a trailing chunk
                 mapped = "tool_calls" if self._tool_calls and reason == "STOP" else finish_reason(reason)
                 out.append(ChatChunk(finish_reason=mapped))
                 self.finished = True
-        elif (obj.get("promptFeedback") or {}).get("blockReason"):
-            # The prompt itself was blocked: no candidate will come.
-            out.append(ChatChunk(finish_reason="content_filter"))
-            self.finished = True
+        else:
+            blocked = blocked_prompt_error(obj)
+            if blocked is not None:  # the prompt itself was blocked: no candidate will come
+                raise blocked
         meta = obj.get("usageMetadata")
         if meta:
             self.usage = usage_from(meta)
@@ -127,18 +184,35 @@ class ChunkTranslator:
 def response_text(obj: Any) -> str:
     """The answer text of a unary `generateContent` response (thought summaries left out).
 
-    A blocked prompt (no candidate, `promptFeedback.blockReason`) is an InvalidRequestError; a body that
-    is not a GenerateContentResponse is an InvalidResponseError.
+    A blocked prompt (`promptFeedback.blockReason`) or an answer stopped for safety/recitation is an
+    InvalidRequestError carrying Google's message; another non-normal finish, a candidate without
+    content, or a body that is not a GenerateContentResponse is an InvalidResponseError.
     """
     who = current_provider()
     try:
         candidates = obj.get("candidates")
         if not candidates:
-            block = (obj.get("promptFeedback") or {}).get("blockReason")
-            if block:
-                raise InvalidRequestError(f"{who}: the prompt was blocked ({block})", code=str(block))
+            blocked = blocked_prompt_error(obj)
+            if blocked is not None:
+                raise blocked
             raise InvalidResponseError(f"{who}: the response has no candidates")
-        parts = (candidates[0].get("content") or {}).get("parts") or ()
-        return "".join(p["text"] for p in parts if "text" in p and not p.get("thought"))
+        candidate = candidates[0]
+        error = finish_error(candidate)
+        if error is not None:
+            raise error
+        content = candidate.get("content")
+        if not content and not candidate.get("finishReason"):
+            raise InvalidResponseError(f"{who}: the response's candidate has no content")
+        parts = (content or {}).get("parts") or ()
+        if not isinstance(parts, list | tuple):
+            raise TypeError("content.parts is not a list")
+        text: list[str] = []
+        for part in parts:
+            piece = part.get("text")
+            if piece is not None and not part.get("thought"):
+                if not isinstance(piece, str):
+                    raise TypeError("part.text is not a string")
+                text.append(piece)
+        return "".join(text)
     except (AttributeError, TypeError, KeyError, IndexError):
         raise InvalidResponseError(f"{who}: the response is not a GenerateContentResponse") from None

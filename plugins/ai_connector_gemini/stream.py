@@ -48,8 +48,9 @@ class GeminiStreamDecoder:
         return out
 
     def close(self) -> list[Any]:
-        """End of body: a complete stray JSON value still buffered is returned; an event cut off before
-        its blank line is dropped (the caller notices the missing finishReason)."""
+        """End of body: a complete stray JSON value or a last event whose data is complete JSON but
+        which no blank line followed is returned (some servers end the body right after the final
+        event); an event cut off mid-JSON is dropped (the caller notices the missing finishReason)."""
         out: list[Any] = []
         tail = self._pending.rstrip("\r")
         self._pending = ""
@@ -59,7 +60,10 @@ class GeminiStreamDecoder:
             with contextlib.suppress(ValueError):
                 out.append(json.loads("\n".join(self._stray)))
             self._stray = []
-        self._data = []
+        if self._data:
+            with contextlib.suppress(ValueError):
+                out.append(json.loads("\n".join(self._data)))
+            self._data = []
         return out
 
     def _line(self, line: str, out: list[Any]) -> None:

@@ -371,6 +371,7 @@ async def test_execute_unified_completion_answers_kibanas_ok_body(client, server
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": "Hello world", "refusal": None},
+                "logprobs": None,
                 "finish_reason": "stop",
             }
         ],

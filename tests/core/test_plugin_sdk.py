@@ -281,7 +281,8 @@ async def test_the_kit_stream_keeps_choice_zero_refusals_one_finish_and_usage_la
     )
     chunks = [c async for c in chat_chunks(_events(text), ctx=ctx)]
     assert chunks[0] == ChatChunk(role="assistant")
-    assert "".join(c.content or "" for c in chunks) == "I can't"
+    assert "".join(c.refusal or "" for c in chunks) == "I can't"  # a refusal stays a refusal
+    assert all(c.content is None for c in chunks)
     assert [t.name for c in chunks for t in c.tool_calls] == ["f"]
     assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
     assert chunks[-1].is_usage_only and chunks[-1].usage == Usage(prompt_tokens=2)

@@ -457,6 +457,7 @@ async def test_execute_ok_is_kibanas_shape(service, fake_server):
         {
             "index": 0,
             "message": {"role": "assistant", "content": "Hello world", "refusal": None},
+            "logprobs": None,
             "finish_reason": "stop",
         }
     ]

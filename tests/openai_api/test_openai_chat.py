@@ -251,3 +251,68 @@ def test_a_streamed_tool_call_arrives_as_openai_tool_call_chunks(serve: Serve, f
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"][0]["finish_reason"]] == [
         "tool_calls"
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusals and the aggregated answers' fields, on the aggregators themselves (no server needed)
+
+REFUSAL = "I'm sorry, I can't help with that."
+
+
+def _refusal_chunks() -> list[Any]:
+    from ai_connector.types import ChatChunk, Usage
+
+    return [
+        ChatChunk(role="assistant", id="chatcmpl-r", model="gpt-4o"),
+        ChatChunk(refusal="I'm sorry, "),
+        ChatChunk(refusal="I can't help with that."),
+        ChatChunk(finish_reason="stop"),
+        ChatChunk(usage=Usage(prompt_tokens=5, completion_tokens=7)),
+    ]
+
+
+def test_a_refusal_is_a_refusal_delta_and_the_builders_message_refusal() -> None:
+    from ai_connector.api.openai.render import ChatCompletionBuilder
+
+    rendered = [c.to_openai(id="chatcmpl-r", model="gpt-4o", created=1) for c in _refusal_chunks()]
+    for chunk in rendered:
+        check_schema("CreateChatCompletionStreamResponse", chunk)
+    assert "".join(c["choices"][0]["delta"].get("refusal", "") for c in rendered if c["choices"]) == REFUSAL
+    builder = ChatCompletionBuilder("gpt-4o")
+    for chunk in rendered:
+        builder.add(chunk)
+    answer = builder.result()
+    check_schema("CreateChatCompletionResponse", answer)
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": None, "refusal": REFUSAL}
+
+
+def _aggregate(chunks: list[Any]) -> dict[str, Any]:
+    from ai_connector.runtime.aggregate import ChatAggregator
+
+    aggregator = ChatAggregator(id="chatcmpl-x", model="fake-model", created=1700000000)
+    for chunk in chunks:
+        aggregator.add(chunk)
+    return aggregator.result()
+
+
+def test_kibanas_aggregated_answers_are_valid_chat_completions() -> None:
+    # `unified_completion` (runtime/aggregate.py) answers every shape with the fields OpenAI's
+    # CreateChatCompletionResponse requires: choices[].index/message/finish_reason/logprobs.
+    from ai_connector.types import ChatChunk, ToolCallDelta, Usage
+
+    text = [ChatChunk(role="assistant"), ChatChunk(content="Hi"), ChatChunk(finish_reason="stop")]
+    tools = [
+        ChatChunk(role="assistant"),
+        ChatChunk(tool_calls=(ToolCallDelta(index=0, id="call_1", name="get_weather", arguments=""),)),
+        ChatChunk(finish_reason="tool_calls"),
+        ChatChunk(usage=Usage(prompt_tokens=3, completion_tokens=4)),
+    ]
+    unfinished = [ChatChunk(role="assistant"), ChatChunk(content="cut")]  # no finish chunk came
+    for chunks in (text, tools, unfinished, _refusal_chunks()):
+        answer = _aggregate(chunks)
+        check_schema("CreateChatCompletionResponse", answer)
+        assert set(answer["choices"][0]) >= {"index", "message", "finish_reason", "logprobs"}
+    assert _aggregate(unfinished)["choices"][0]["finish_reason"] == "stop"
+    assert _aggregate(tools)["choices"][0]["finish_reason"] == "tool_calls"
+    assert _aggregate(_refusal_chunks())["choices"][0]["message"]["refusal"] == REFUSAL
+    assert _aggregate(tools)["usage"] == {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}

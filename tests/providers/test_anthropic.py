@@ -636,6 +636,61 @@ async def test_unknown_events_and_pings_are_ignored(server: FakeServer, fake: Fa
     assert text_of(chunks) == "Hi" and chunks[-1].usage is not None
 
 
+def _block(index: int, block: dict[str, Any], *deltas: dict[str, Any]) -> list[dict[str, Any]]:
+    """One content block's events: start, its deltas, stop."""
+    return [
+        {"type": "content_block_start", "index": index, "content_block": block},
+        *({"type": "content_block_delta", "index": index, "delta": d} for d in deltas),
+        {"type": "content_block_stop", "index": index},
+    ]
+
+
+async def test_content_blocks_the_connector_did_not_request_are_skipped(
+    server: FakeServer, fake: FakeAnthropic
+) -> None:
+    # Block kinds from Anthropic's streaming docs (server tools, MCP connector) plus one from the
+    # future: none of them, nor their deltas, reaches the caller or breaks the stream.
+    events = stream_events(
+        ["Searching."], stop_reason="tool_use", tool_calls=[("toolu_C", "get_weather", ['{"city": "SF"}'])]
+    )
+    client_tool = next(
+        i for i, e in enumerate(events) if e.get("content_block", {}).get("type") == "tool_use"
+    )
+    for event in events[client_tool:]:
+        if "index" in event:
+            event["index"] += 5
+    foreign = [
+        *_block(
+            1,
+            {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+            {"type": "input_json_delta", "partial_json": '{"query": "weather"}'},
+        ),
+        *_block(
+            2,
+            {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+        ),
+        *_block(
+            3,
+            {"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "echo", "server_name": "s", "input": {}},
+            {"type": "input_json_delta", "partial_json": '{"x": 1}'},
+        ),
+        *_block(4, {"type": "mcp_tool_result", "tool_use_id": "mcptoolu_1", "content": []}),
+        *_block(
+            5,
+            {"type": "some_future_block", "text": "not for you"},
+            {"type": "text_delta", "text": " nor this"},
+            {"type": "some_future_delta", "x": 1},
+        ),
+    ]
+    events[client_tool:client_tool] = foreign
+    fake.then(stream_response(events))
+    chunks = await collect(endpoint(server.url), hello())
+    assert text_of(chunks) == "Searching."
+    assert tool_calls(chunks) == {0: {"id": "toolu_C", "name": "get_weather", "arguments": '{"city": "SF"}'}}
+    assert [c.finish_reason for c in chunks if c.finish_reason] == ["tool_calls"]
+    assert chunks[-1].usage is not None
+
+
 # ---------------------------------------------------------------------------------------------
 # Save & test
 

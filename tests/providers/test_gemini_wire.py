@@ -194,10 +194,26 @@ def test_decoder_returns_a_pretty_printed_error_object_once_complete() -> None:
     assert seen[-1] == [rpc_status(499, "The operation was cancelled.", "CANCELLED")]
 
 
-def test_decoder_drops_an_event_cut_off_before_its_blank_line() -> None:
+def test_decoder_drops_an_event_cut_off_mid_json() -> None:
     decoder = GeminiStreamDecoder()
-    assert decoder.feed('data: {"a": 1}\r\n') == []
+    assert decoder.feed('data: {"a": 1\r\n') == []
     assert decoder.close() == []
+
+
+@pytest.mark.parametrize("tail", ["", "\r\n", "\n"])
+def test_decoder_keeps_a_complete_final_event_without_its_blank_line(tail: str) -> None:
+    decoder = GeminiStreamDecoder()
+    assert decoder.feed('data: {"a": 1}\r\n\r\ndata: {"b": 2}' + tail) == [{"a": 1}]
+    assert decoder.close() == [{"b": 2}]
+
+
+async def test_final_event_without_blank_line_still_finishes_the_stream(server: FakeServer) -> None:
+    chunks = text_stream(["Hi", " there"])
+    chunks[-1] = chunks[-1].removesuffix("\r\n\r\n")  # the body ends right after the last JSON
+    out = await _stream(server, chunks)
+    assert "".join(c.content or "" for c in out) == "Hi there"
+    assert [c.finish_reason for c in out if c.finish_reason] == ["stop"]
+    assert out[-1].usage == Usage(prompt_tokens=5, completion_tokens=7, total_tokens=12)
 
 
 # --- the translator ------------------------------------------------------------------------------
@@ -208,19 +224,103 @@ def test_decoder_drops_an_event_cut_off_before_its_blank_line() -> None:
     [
         ("STOP", "stop"),
         ("MAX_TOKENS", "length"),
-        ("SAFETY", "content_filter"),
-        ("RECITATION", "content_filter"),
-        ("BLOCKLIST", "content_filter"),
-        ("PROHIBITED_CONTENT", "content_filter"),
-        ("SPII", "content_filter"),
-        ("OTHER", "stop"),
-        ("MALFORMED_FUNCTION_CALL", "stop"),
     ],
 )
-def test_finish_reasons_map_to_openais(google: str, openai: str) -> None:
+def test_normal_finish_reasons_map_to_openais(google: str, openai: str) -> None:
     assert finish_reason(google) == openai
     chunks = ChunkTranslator().translate(generate_response("x", finish_reason=google))
     assert chunks[-1].finish_reason == openai
+
+
+def _stopped(reason: str, message: str | None = None) -> dict:
+    obj = generate_response("partial", finish_reason=reason)
+    if message is not None:
+        obj["candidates"][0]["finishMessage"] = message
+    return obj
+
+
+# FinishReason values from Google's GenerateContentResponse reference: everything but STOP and
+# MAX_TOKENS means Google stopped the answer; content-policy stops are refusals of the request.
+STOPPED = [
+    ("SAFETY", InvalidRequestError),
+    ("RECITATION", InvalidRequestError),
+    ("BLOCKLIST", InvalidRequestError),
+    ("PROHIBITED_CONTENT", InvalidRequestError),
+    ("SPII", InvalidRequestError),
+    ("OTHER", InvalidResponseError),
+    ("MALFORMED_FUNCTION_CALL", InvalidResponseError),
+    ("LANGUAGE", InvalidResponseError),
+]
+
+
+@pytest.mark.parametrize(("reason", "error"), STOPPED)
+def test_a_stopped_answer_is_a_typed_error_with_googles_finish_message(reason: str, error: type) -> None:
+    message = f"Stopped: {reason.lower()}"
+    for read in (ChunkTranslator().translate, response_text):
+        with pytest.raises(error) as info:
+            read(_stopped(reason, message))
+        assert info.value.code == reason and info.value.provider_message == message
+        assert reason in str(info.value) and message in str(info.value)
+
+
+async def test_a_stream_stopped_for_safety_raises_after_the_text_it_gave(server: FakeServer) -> None:
+    chunks = [*text_stream(["Once upon", " a time"])[:1], *sse([_stopped("SAFETY", "Unsafe content.")])]
+    with pytest.raises(InvalidRequestError, match="Unsafe content") as info:
+        await _stream(server, chunks)
+    assert info.value.code == "SAFETY"
+
+
+def test_a_stopped_answer_without_finish_message_still_names_the_reason() -> None:
+    with pytest.raises(InvalidRequestError, match="RECITATION") as info:
+        response_text(_stopped("RECITATION"))
+    assert info.value.provider_message is None
+
+
+@pytest.mark.parametrize("candidate", [{}, {"index": 0}, {"content": None}])
+def test_an_empty_candidate_is_an_invalid_response(candidate: dict) -> None:
+    obj = {"candidates": [candidate]}
+    with pytest.raises(InvalidResponseError, match="no content"):
+        ChunkTranslator().translate(obj)
+    with pytest.raises(InvalidResponseError, match="no content"):
+        response_text(obj)
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    [
+        "text",
+        {"content": {"parts": "not a list"}, "finishReason": "STOP"},
+        {"content": {"parts": [{"text": ["x"]}]}, "finishReason": "STOP"},
+    ],
+)
+async def test_a_malformed_candidate_is_an_invalid_response(server: FakeServer, candidate: object) -> None:
+    obj = {"candidates": [candidate]}
+    with pytest.raises(InvalidResponseError):
+        response_text(obj)
+    with pytest.raises(InvalidResponseError):
+        await _stream(server, sse([obj]))
+
+
+def test_a_repeated_finish_reason_gives_one_finish() -> None:
+    # Vertex may repeat finishReason on a trailing usage-only chunk.
+    translator = ChunkTranslator()
+    objects = [
+        generate_response("Hi", finish_reason="STOP"),
+        generate_response("", finish_reason="STOP", usage=usage_metadata(3, 2)),
+    ]
+    chunks = [c for obj in objects for c in translator.translate(obj)]
+    assert [c.finish_reason for c in chunks if c.finish_reason] == ["stop"]
+    assert translator.usage == Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
+
+
+async def test_a_stream_with_several_finish_reasons_ends_once(server: FakeServer) -> None:
+    objects = [
+        generate_response("Hi", finish_reason="STOP"),
+        generate_response(" there", finish_reason="STOP", usage=usage_metadata(3, 2)),
+    ]
+    out = await _stream(server, sse(objects))
+    assert [c.finish_reason for c in out if c.finish_reason] == ["stop"]
+    assert out[-1].usage == Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
 
 
 def test_function_calls_become_tool_call_deltas_and_finish_with_tool_calls() -> None:
@@ -259,10 +359,24 @@ def test_thought_parts_are_not_content_and_thinking_counts_as_completion() -> No
     assert translator.usage == Usage(prompt_tokens=4, completion_tokens=32)
 
 
-def test_blocked_prompt_ends_the_stream_with_content_filter() -> None:
-    translator = ChunkTranslator()
-    chunks = translator.translate({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {}})
-    assert chunks[-1].finish_reason == "content_filter" and translator.finished
+BLOCKED = {
+    "promptFeedback": {"blockReason": "PROHIBITED_CONTENT", "blockReasonMessage": "Prompt not allowed."},
+    "usageMetadata": {"promptTokenCount": 4},
+}
+
+
+def test_blocked_prompt_is_an_invalid_request_with_googles_message() -> None:
+    for read in (ChunkTranslator().translate, response_text):
+        with pytest.raises(InvalidRequestError, match="blocked") as info:
+            read(BLOCKED)
+        assert info.value.code == "PROHIBITED_CONTENT"
+        assert info.value.provider_message == "Prompt not allowed."
+        assert "Prompt not allowed." in str(info.value)
+
+
+async def test_blocked_prompt_on_a_stream_is_an_invalid_request(server: FakeServer) -> None:
+    with pytest.raises(InvalidRequestError, match="Prompt not allowed"):
+        await _stream(server, sse([BLOCKED]))
 
 
 def test_unary_answer_text_and_its_failures() -> None:

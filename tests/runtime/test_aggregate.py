@@ -63,6 +63,7 @@ async def test_tool_calls_split_over_chunks_are_joined_by_index(
                     {"id": "call_b", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
                 ],
             },
+            "logprobs": None,
             "finish_reason": "tool_calls",
         }
     ]
@@ -153,6 +154,43 @@ async def test_mid_stream_error_in_a_stream_is_raised_from_the_iterator(
             got.append(c)
     assert [c["choices"][0]["delta"]["content"] for c in got] == ["a"]
     assert len(server.requests) == 1
+
+
+def _refusing_stream() -> FakeResponse:
+    """OpenAI's shape of a refusal: `delta.refusal` pieces with `content: null`, then `stop`."""
+    role = chunk(role="assistant")
+    role["choices"][0]["delta"].update(content=None, refusal="")
+    pieces = []
+    for piece in ("I'm sorry, ", "I can't help with that."):
+        c = chunk()
+        c["choices"][0]["delta"]["refusal"] = piece
+        pieces.append(c)
+    return stream_of(role, *pieces, chunk(finish_reason="stop"), usage_chunk())
+
+
+async def test_a_refusal_reaches_the_caller_aggregated(
+    runtime: Runtime, registry: ProviderRegistry, server: FakeServer
+) -> None:
+    server.add("POST", "/chat", _refusing_stream())
+    answer = await runtime.execute(make_connector(registry, server.url), "unified_completion", hello_params())
+    assert answer["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": None,
+        "refusal": "I'm sorry, I can't help with that.",
+    }
+
+
+async def test_a_refusal_reaches_the_caller_streamed(
+    runtime: Runtime, registry: ProviderRegistry, server: FakeServer
+) -> None:
+    server.add("POST", "/chat", _refusing_stream())
+    deltas = [
+        c["choices"][0]["delta"]
+        async for c in runtime.stream(make_connector(registry, server.url), hello_params())
+        if c["choices"]
+    ]
+    assert "".join(d.get("refusal") or "" for d in deltas) == "I'm sorry, I can't help with that."
+    assert all(d.get("content") is None for d in deltas)
 
 
 # -- the aggregator on its own, with Hypothesis ------------------------------------------------------

@@ -29,6 +29,7 @@ async def test_unified_completion_answers_one_chat_completion(
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": "Hello there!", "refusal": None},
+                "logprobs": None,
                 "finish_reason": "stop",
             }
         ],

@@ -1,7 +1,8 @@
 """Kibana's aggregation of a chat stream into one `chat.completion` (stack_connectors inference
 `helpers.ts` `chunksIntoMessage`, and the checks of `performApiUnifiedCompletion`).
 
-- content deltas are concatenated; an empty result becomes `null`;
+- content deltas are concatenated; an empty result becomes `null`; refusal deltas likewise make
+  `message.refusal` (OpenAI's field, which Kibana's schema passes through);
 - tool-call deltas are joined by `index`: their `id`, `function.name` and `function.arguments` are
   concatenated; arguments that end up empty (or blank) become `"{}"`;
 - `usage` comes from the usage chunk; `object` is `"chat.completion"`; role is `"assistant"`;
@@ -11,7 +12,9 @@
 Two details differ from Kibana, on purpose: a chunk that carries both deltas and usage keeps both
 (Kibana's `scan` drops the deltas of such a chunk, which only OpenAI never sends), and the answer
 keeps the last `finish_reason` and `index: 0` on its choice (both optional in Kibana's
-UnifiedChatCompleteResponse schema, and what OpenAI clients read).
+UnifiedChatCompleteResponse schema, and what OpenAI clients read), with `logprobs: null` and, when
+no chunk carried a finish reason, `tool_calls` or `stop`: every field OpenAI's
+CreateChatCompletionResponse requires is there.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class ChatAggregator:
 
     __slots__ = (
         "_content",
+        "_refusal",
         "_size",
         "_tools",
         "created",
@@ -61,6 +65,7 @@ class ChatAggregator:
         self.max_tokens = max_tokens
         self.provider = provider
         self._content: list[str] = []
+        self._refusal: list[str] = []
         self._tools: dict[int, dict[str, Any]] = {}
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -75,6 +80,9 @@ class ChatAggregator:
         if chunk.content:
             self._content.append(chunk.content)
             self._grow(len(chunk.content))
+        if chunk.refusal:
+            self._refusal.append(chunk.refusal)
+            self._grow(len(chunk.refusal))
         for delta in chunk.tool_calls:
             self._grow(len(delta.id or "") + len(delta.name or "") + len(delta.arguments or ""))
             call = self._tools.get(delta.index)
@@ -119,19 +127,25 @@ class ChatAggregator:
         if self.length_reached:
             raise self.token_limit_error()
         content = "".join(self._content)
-        message: dict[str, Any] = {"role": "assistant", "content": content or None, "refusal": None}
+        refusal = "".join(self._refusal)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": content or None,
+            "refusal": refusal or None,
+        }
         if self._tools:
             calls = [self._tools[i] for i in sorted(self._tools)]
             for call in calls:
                 if not call["function"]["arguments"].strip():
                     call["function"]["arguments"] = "{}"
             message["tool_calls"] = calls
+        finish = self.finish_reason or ("tool_calls" if self._tools else "stop")
         out: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         }
         if self.usage is not None:
             out["usage"] = self.usage.to_dict()

@@ -42,13 +42,14 @@ class ChatCompletionBuilder:
     OpenAI returns the truncated message with `finish_reason: "length"`.
     """
 
-    __slots__ = ("_content", "_tools", "created", "finish_reason", "id", "model", "usage")
+    __slots__ = ("_content", "_refusal", "_tools", "created", "finish_reason", "id", "model", "usage")
 
     def __init__(self, model: str) -> None:
         self.id = ""
         self.model = model
         self.created = 0
         self._content: list[str] = []
+        self._refusal: list[str] = []
         self._tools: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
@@ -67,6 +68,9 @@ class ChatCompletionBuilder:
             content = delta.get("content")
             if content:
                 self._content.append(content)
+            refusal = delta.get("refusal")
+            if refusal:
+                self._refusal.append(refusal)
             for call in delta.get("tool_calls", ()):
                 self._tool_delta(call)
             if choice["finish_reason"]:
@@ -94,7 +98,7 @@ class ChatCompletionBuilder:
         message: dict[str, Any] = {
             "role": "assistant",
             "content": "".join(self._content) or None,
-            "refusal": None,
+            "refusal": "".join(self._refusal) or None,
         }
         if self._tools:
             message["tool_calls"] = [_with_arguments(self._tools[i]) for i in sorted(self._tools)]
