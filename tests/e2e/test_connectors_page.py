@@ -415,3 +415,51 @@ def test_rerank_shows_the_ranked_documents(host: ServeProcess, elasticsearch: Fa
         "3. rain",
     ]
     shot(page, "20-test-tab-rerank")
+
+
+def test_the_execution_log_tab_shows_the_test_and_the_run(
+    host: ServeProcess, fake: FakeServer, new_page
+) -> None:
+    page = new_page(host.url)
+    sign_in(page)
+    fill_openai(page, fake, name="Logged", key=GOOD_KEY)
+    page.get_by_role("button", name="Save & test").click()
+    expect(page.locator("#result")).to_contain_text("succeeded")
+    page.get_by_role("tab", name="Test").click()
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator("#run-status")).to_contain_text("Run succeeded")
+
+    # The log is flushed in batches (AI_CONNECTOR_EXECUTION_LOG_FLUSH_INTERVAL, 1 s): the tab loads
+    # on opening and reloads while open, and expect() retries until both rows have landed.
+    page.get_by_role("tab", name="Execution log").click()
+    rows = page.locator("#log-rows tr.log-entry")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Run")  # newest first: the run, then the Save & test
+    expect(rows.nth(1)).to_contain_text("Save & test")
+    expect(rows.nth(0).locator("td").nth(4)).to_have_text(
+        re.compile(r"^[1-9]\d* / [1-9]\d*$")
+    )  # the fake's usage
+    for i in range(2):
+        expect(rows.nth(i)).to_contain_text("succeeded")
+        expect(rows.nth(i)).to_contain_text(re.compile(r"\d+ ms|\d+\.\d\d s"))
+    expect(page.locator("#log-rows tr.log-error")).to_have_count(0)
+    expect(page.locator("#log-summary")).to_contain_text(re.compile(r"Last 24 h: 1 run, 0 errors"))
+    expect(page.locator("#log-summary")).to_contain_text("latency p50")
+    shot(page, "21-execution-log")
+
+
+def test_the_execution_log_tab_fits_a_phone(host: ServeProcess, fake: FakeServer, new_page) -> None:
+    create_via_api(host, fake, "Pocket log")
+    page = new_page(host.url, phone=True)
+    sign_in(page)
+    page.get_by_role("button", name="Test Pocket log").click()
+    expect(page.locator("#list-result")).to_contain_text("succeeded")
+    page.get_by_role("button", name="Pocket log", exact=True).click()
+    page.get_by_role("tab", name="Execution log").click()
+    expect(page.locator("#log-rows tr.log-entry")).to_have_count(1)  # the list's test, once flushed
+    for column in ("When", "Outcome", "Kind", "Duration", "Tokens in / out"):
+        expect(page.get_by_role("columnheader", name=column)).to_be_visible()
+    table = page.locator("#log-table").bounding_box()
+    assert table is not None and table["width"] <= 390
+    expect(page.get_by_role("button", name="Refresh")).to_be_in_viewport(ratio=1)
+    shot(page, "22-phone-execution-log")

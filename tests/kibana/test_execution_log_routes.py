@@ -56,6 +56,8 @@ async def test_the_log_route_answers_kibanas_shape_for_a_read_key(api: tuple[htt
         "action execution failure: .inference:a: Connector a - "
         "an error occurred while running the action: slow down; retry: true"
     )
+    first = body["data"][0]  # this host's additions, shown by the page's Execution log tab
+    assert (first["action"], first["input_tokens"], first["output_tokens"]) == ("execute", 4, 2)
 
 
 async def test_the_log_route_filters_by_connector_outcome_and_dates(

@@ -71,7 +71,10 @@ def test_an_execution_is_served_in_kibanas_iexecutionlog_shape(engine: Engine) -
     assert set(entry) == {
         "id", "timestamp", "duration_ms", "status", "message", "version", "source",
         "schedule_delay_ms", "space_ids", "connector_name", "connector_id", "timed_out",
+        # this host's additions, shown per row by the page's Execution log tab
+        "action", "input_tokens", "output_tokens",
     }  # fmt: skip
+    assert (entry["action"], entry["input_tokens"], entry["output_tokens"]) == ("execute", 7, 3)
     assert uuid.UUID(entry["id"]) and entry["status"] == "success"  # drawn when the row is written
     assert entry["duration_ms"] == 1234.5
     assert entry["message"] == "action executed: .inference:abc: My connector"

@@ -1,6 +1,7 @@
-"""The cross-provider error-kind table (issue 9): each provider's fake answers one failure per kind,
-and the call must raise the typed error of that kind, retryable or not as the table says, naming the
-provider and never the secret. Imported by the provider test modules (prepend import mode)."""
+"""The error kinds some providers have beyond the cross-provider table (test_error_kinds.py, which
+holds credentials, model not found, rate limit, quota and server error for every provider): the fake
+answers one failure per kind, and the call must raise the typed error of that kind, retryable or not,
+naming the provider and never the secret. Imported by the provider test modules (prepend import mode)."""
 
 from __future__ import annotations
 
@@ -8,31 +9,19 @@ from typing import Any
 
 import pytest
 
-from ai_connector.plugin import (
-    AuthenticationError,
-    InvalidRequestError,
-    ModelNotFoundError,
-    ProviderError,
-    ProviderServerError,
-    RateLimitError,
-)
+from ai_connector.plugin import InvalidRequestError, ProviderError
 from ai_connector.testing import FakeResponse
 from ai_connector.types import FailureKind
 
 # kind -> (error class, failure kind, retryable)
 KINDS: dict[str, tuple[type[ProviderError], FailureKind, bool]] = {
-    "credentials": (AuthenticationError, FailureKind.CREDENTIALS, False),
-    "model_not_found": (ModelNotFoundError, FailureKind.MODEL_NOT_FOUND, False),
-    "rate_limit": (RateLimitError, FailureKind.RATE_LIMITED, True),
-    "quota": (RateLimitError, FailureKind.RATE_LIMITED, False),
-    "server_error": (ProviderServerError, FailureKind.PROVIDER_ERROR, True),
     "invalid": (InvalidRequestError, FailureKind.INVALID_REQUEST, False),
     "model_error": (ProviderError, FailureKind.PROVIDER_ERROR, False),
 }
 
 
 def error_cases(**answers: FakeResponse) -> Any:
-    """`@error_cases(credentials=..., quota=...)`: parametrize a test with `(answer, expected)`, one
+    """`@error_cases(invalid=..., model_error=...)`: parametrize a test with `(answer, expected)`, one
     case per kind the provider has (its fake's answer for it)."""
     params = [pytest.param(answer, KINDS[kind], id=kind) for kind, answer in answers.items()]
     return pytest.mark.parametrize(("answer", "expected"), params)

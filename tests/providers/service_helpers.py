@@ -76,18 +76,33 @@ def make_endpoint(
 
 
 @asynccontextmanager
-async def call_context(provider_id: str, *secrets: str) -> AsyncIterator[CallContext]:
-    """A CallContext on a fresh host client that redacts `secrets`."""
+async def call_context(
+    provider_id: str, *secrets: str, host_settings: Mapping[str, Any] | None = None
+) -> AsyncIterator[CallContext]:
+    """A CallContext on a fresh host client that redacts `secrets` (with the provider's host settings,
+    e.g. watsonx's `iam_url` aimed at a fake)."""
     async with build_client() as client:
-        yield CallContext(client=client, provider_id=provider_id, redactor=Redactor(list(secrets)))
+        yield CallContext(
+            client=client,
+            provider_id=provider_id,
+            redactor=Redactor(list(secrets)),
+            host_settings=dict(host_settings or {}),
+        )
 
 
-async def call_task(provider: Provider, endpoint: InferenceEndpoint, request: Any = None) -> Any:
+async def call_task(
+    provider: Provider,
+    endpoint: InferenceEndpoint,
+    request: Any = None,
+    *,
+    host_settings: Mapping[str, Any] | None = None,
+) -> Any:
     """Run the provider's call for the endpoint's task type (Kibana's default input unless given),
     redacting the endpoint's secrets as the host does."""
     call = provider.call_for(endpoint.task_type)
     assert call is not None
-    async with call_context(provider.id, *endpoint.secrets.values_for_redaction()) as ctx:
+    secrets = endpoint.secrets.values_for_redaction()
+    async with call_context(provider.id, *secrets, host_settings=host_settings) as ctx:
         request = request or KIBANA_INPUTS[endpoint.task_type]
         if endpoint.task_type is TaskType.CHAT_COMPLETION:  # a stream: read it whole
             return [chunk async for chunk in call(endpoint, request, ctx)]

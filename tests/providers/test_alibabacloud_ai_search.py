@@ -133,16 +133,8 @@ async def test_completion_wire(fake: FakeAISearch, server: FakeServer) -> None:
 
 # The platform's status-code table (AI Search Open Platform "Status codes" page).
 @pytest.mark.parametrize("task", TASKS)
+# The kinds beyond the cross-provider table (test_error_kinds.py holds the others).
 @error_cases(
-    credentials=search_error(401, "InvalidApiKey", "Invalid api key"),
-    model_not_found=search_error(400, "ServiceIdNotExist", "service_id is not exist."),
-    rate_limit=search_error(
-        429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later."
-    ),
-    quota=search_error(429, "Throttling.AllocationQuota", "Free allocated quota exceeded."),
-    server_error=search_error(
-        500, "InternalServerError", "An internal error has occured, please try again later."
-    ),
     invalid=search_error(400, "InvalidParameter", "Required parameter(s) missing or invalid"),
 )
 async def test_error_kinds(

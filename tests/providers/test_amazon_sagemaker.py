@@ -23,7 +23,6 @@ from ai_connector.plugin import (
     EmbeddingRequest,
     InferenceEndpoint,
     ProviderError,
-    RateLimitError,
     RerankRequest,
     SparseEmbeddingRequest,
     StreamInterruptedError,
@@ -203,13 +202,8 @@ async def test_a_wrong_secret_fails_the_signature(sm: FakeSageMaker, server: Fak
 
 
 @pytest.mark.parametrize("task", TASKS)
+# The kinds beyond the cross-provider table (test_error_kinds.py holds the others).
 @error_cases(
-    credentials=aws_error(
-        403, "UnrecognizedClientException", "The security token included in the request is invalid."
-    ),
-    model_not_found=aws_error(400, "ValidationError", "Endpoint gone of account 123456789012 not found."),
-    rate_limit=aws_error(429, "ThrottlingException", "Rate exceeded"),
-    server_error=aws_error(500, "InternalFailure", "An internal error occurred."),
     model_error=model_error(400, "Input validation error: `inputs` must be non-empty"),
 )
 async def test_error_kinds(
@@ -219,15 +213,6 @@ async def test_error_kinds(
     with pytest.raises(ProviderError) as info:
         await call(task, endpoint(server, task))
     assert_kind(info.value, expected, provider=PROVIDER.id, secret=CANARY)
-
-
-async def test_a_throttle_keeps_the_retry_hint(sm: FakeSageMaker, server: FakeServer) -> None:
-    throttled = aws_error(429, "ThrottlingException", "Rate exceeded")
-    throttled.headers = {**dict(throttled.headers), "Retry-After": "4"}
-    server.queue(throttled)
-    with pytest.raises(RateLimitError) as info:
-        await call(TaskType.TEXT_EMBEDDING, endpoint(server, TaskType.TEXT_EMBEDDING))
-    assert info.value.retry_after == 4
 
 
 class TestContract(ProviderContract):

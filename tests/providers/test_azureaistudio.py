@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from provider_error_kinds import assert_kind, error_cases
 
 import ai_connector_azureaistudio as plugin
 import ai_connector_azureaistudio.testing as studio_testing
@@ -20,20 +19,17 @@ from ai_connector.plugin import (
     ConfigValidationError,
     EmbeddingRequest,
     InferenceEndpoint,
-    ProviderError,
     RerankRequest,
     TaskType,
 )
 from ai_connector.redaction import Redactor
-from ai_connector.testing import FakeResponse, FakeServer
+from ai_connector.testing import FakeServer
 from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import FailureKind, Secrets
 from ai_connector_azureaistudio.testing import (
     ACCESS_DENIED,
     FakeAzureStudio,
     azure_error,
-    quota_exceeded,
-    rate_limited,
 )
 
 CANARY = "canary-azure-studio-key-64b0e1"
@@ -184,29 +180,6 @@ async def test_es_availability_rules_refuse_before_any_request(
     with pytest.raises(ConfigValidationError):
         await call(task, ep)
     assert server.requests == []
-
-
-@pytest.mark.parametrize("task", TASKS)
-@error_cases(
-    credentials=azure_error(401, "401", ACCESS_DENIED),
-    model_not_found=azure_error(
-        404, "DeploymentNotFound", "The API deployment for this resource does not exist."
-    ),
-    rate_limit=rate_limited(5),
-    quota=quota_exceeded(),
-    server_error=azure_error(
-        500, "InternalServerError", "The server had an error while processing your request."
-    ),
-)
-async def test_error_kinds(
-    studio: FakeAzureStudio, server: FakeServer, task: TaskType, answer: FakeResponse, expected: Any
-) -> None:
-    server.queue(answer)
-    with pytest.raises(ProviderError) as info:
-        await call(task, endpoint(server, task))
-    assert_kind(info.value, expected, provider=PROVIDER.id, secret=CANARY)
-    if answer.status == 429:
-        assert info.value.retry_after == 5
 
 
 async def test_save_and_test(studio: FakeAzureStudio, server: FakeServer) -> None:

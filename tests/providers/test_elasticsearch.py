@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from provider_error_kinds import assert_kind, error_cases
 
 import ai_connector_elasticsearch as plugin
 import ai_connector_elasticsearch.testing as es_testing
@@ -21,20 +20,18 @@ from ai_connector.plugin import (
     InferenceEndpoint,
     InvalidRequestError,
     ModelNotFoundError,
-    ProviderError,
     RateLimitError,
     RerankRequest,
     SparseEmbeddingRequest,
     TaskType,
 )
 from ai_connector.redaction import Redactor
-from ai_connector.testing import FakeResponse, FakeServer
+from ai_connector.testing import FakeServer
 from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import FailureKind, Secrets
 from ai_connector_elasticsearch.testing import (
     E5_DIMENSIONS,
     FakeCluster,
-    circuit_breaking,
     es_error,
     queue_full,
     security_exception,
@@ -224,23 +221,6 @@ async def test_save_errors_from_the_cluster_are_typed(cluster: FakeCluster, serv
         missing = endpoint(server.url, TaskType.RERANK, inference_id=".no-such-preset")
         with pytest.raises(ModelNotFoundError):
             await PROVIDER.on_save(missing, ctx, False)
-
-
-@pytest.mark.parametrize("task", TASKS)
-@error_cases(
-    credentials=security_exception("/_inference"),
-    model_not_found=es_testing.not_found("x"),
-    rate_limit=queue_full(),
-    quota=circuit_breaking(),  # a PERMANENT breaker: the nearest a cluster has to a spent quota
-    server_error=es_error(500, "status_exception", "Error in inference process: [boom]"),
-)
-async def test_error_kinds(
-    cluster: FakeCluster, server: FakeServer, task: TaskType, answer: FakeResponse, expected: Any
-) -> None:
-    server.queue(answer)
-    with pytest.raises(ProviderError) as info:
-        await call(task, endpoint(server.url, task))
-    assert_kind(info.value, expected, provider="elasticsearch", secret=CANARY)
 
 
 async def test_a_retry_hint_is_kept_and_the_host_key_is_redacted(

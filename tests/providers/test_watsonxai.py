@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from provider_error_kinds import assert_kind, error_cases
 
 import ai_connector_watsonxai as plugin
 import ai_connector_watsonxai.testing as wx_testing
@@ -22,8 +21,6 @@ from ai_connector.plugin import (
     CompletionRequest,
     EmbeddingRequest,
     InferenceEndpoint,
-    ProviderError,
-    RateLimitError,
     RerankRequest,
     StreamInterruptedError,
     TaskType,
@@ -38,7 +35,6 @@ from ai_connector_watsonxai.testing import (
     FakeWatsonx,
     chat_stream,
     iam_error,
-    watsonx_error,
 )
 
 CANARY = "canary-watsonx-apikey-3f9a1c2e7b"
@@ -205,36 +201,6 @@ async def test_iam_refusing_the_key_is_a_credentials_error(wx: FakeWatsonx) -> N
         )
     assert info.value.code == "BXNIM0415E" and "could not be found" in str(info.value)
     assert "canary-not-the-key-0000" not in str(info.value)
-
-
-@pytest.mark.parametrize("task", TASKS)
-@error_cases(
-    credentials=watsonx_error(
-        401, "authentication_token_expired", "Failed to authenticate the request due to an expired token"
-    ),
-    model_not_found=watsonx_error(404, "model_not_supported", "Model 'x' is not supported"),
-    rate_limit=watsonx_error(429, "too_many_requests", "Too many requests, please retry later"),
-    quota=watsonx_error(403, "token_quota_reached", "You have reached your token quota for this period"),
-    server_error=watsonx_error(500, "internal_error", "Internal server error"),
-)
-async def test_error_kinds(
-    wx: FakeWatsonx, server: FakeServer, task: TaskType, answer: FakeResponse, expected: Any
-) -> None:
-    await call(wx, TaskType.TEXT_EMBEDDING)  # a token in the cache, so the failure hits the API call
-    server.queue(answer)
-    with pytest.raises(ProviderError) as info:
-        await call(wx, task)
-    assert_kind(info.value, expected, provider="watsonxai", secret=CANARY)
-
-
-async def test_a_rate_limit_keeps_the_retry_hint(wx: FakeWatsonx, server: FakeServer) -> None:
-    await call(wx, TaskType.TEXT_EMBEDDING)
-    limited = watsonx_error(429, "too_many_requests", "Too many requests")
-    limited.headers = [("Retry-After", "3")]
-    server.queue(limited)
-    with pytest.raises(RateLimitError) as info:
-        await call(wx, TaskType.CHAT_COMPLETION)
-    assert info.value.retry_after == 3
 
 
 async def test_an_error_event_mid_stream_is_typed(wx: FakeWatsonx, server: FakeServer) -> None:

@@ -28,7 +28,7 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-async def post_streaming(port: int, path: str, *, chunked: bool) -> tuple[int, dict, int]:
+async def post_streaming(port: int, path: str, *, chunked: bool) -> tuple[int, dict | None, int]:
     """POST a 200 MB body piece by piece; stop when the answer arrives.
 
     Returns (status, JSON body, bytes of body sent before the answer came).
@@ -42,12 +42,19 @@ async def post_streaming(port: int, path: str, *, chunked: bool) -> tuple[int, d
         ).encode()
     )
 
-    async def answer() -> tuple[int, dict]:
+    async def answer() -> tuple[int, dict | None]:
         head = await reader.readuntil(b"\r\n\r\n")
         lines = head.decode().split("\r\n")
         headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-        body = await reader.readexactly(int(headers["content-length"]))
-        return int(lines[0].split()[1]), json.loads(body)
+        status = int(lines[0].split()[1])
+        try:
+            body = await reader.readexactly(int(headers["content-length"]))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            # The server closed with the client's unread upload in its buffer: TCP answers that with a
+            # reset, which can discard the rest of the answer in flight (RFC 9112 9.6's lingering close
+            # is what would avoid it). The status line had already arrived.
+            return status, None
+        return status, json.loads(body)
 
     got = asyncio.ensure_future(answer())
     if not chunked:
@@ -86,8 +93,11 @@ async def test_four_200mb_bodies_are_refused_with_413_before_they_are_read(tmp_p
             "error": "Request Entity Too Large",
             "message": "Payload content length greater than maximum allowed: 1048576",
         }
-        for status, body, sent in results:
-            assert (status, body) == (413, expected)
+        for i, (status, body, sent) in enumerate(results):
+            assert status == 413
+            # A declared length is refused before any body byte is sent: the whole answer arrives.
+            # A chunked upload may lose the answer's body to the reset described in `answer`.
+            assert body == expected if i % 2 == 0 else body in (expected, None)
             # Answered after at most the cap plus what the sockets' buffers hold, never 200 MB.
             assert sent < 40 * MB
         assert results[0][2] == results[2][2] == 0  # declared lengths: answered before any body

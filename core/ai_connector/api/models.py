@@ -232,6 +232,13 @@ class ExecutionLogEntry(_Response):
     connector_name: str
     connector_id: str
     timed_out: bool
+    action: str = Field(
+        default="execute", description="This host's: `execute` (a run) or `test` (Save & test)."
+    )
+    input_tokens: int | None = Field(default=None, description="This host's: tokens sent, when reported.")
+    output_tokens: int | None = Field(
+        default=None, description="This host's: tokens received, when reported."
+    )
 
 
 class ExecutionLogResponse(_Response):

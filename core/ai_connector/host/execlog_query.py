@@ -240,6 +240,10 @@ def _log_entry(row: Any) -> dict[str, Any]:
         "connector_name": row.connector_name,
         "connector_id": row.connector_id,
         "timed_out": row.error_kind == "timeout",
+        # beyond Kibana's IExecutionLog: what the page's Execution log tab shows per row
+        "action": row.action,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
     }
 
 

@@ -2,7 +2,7 @@
 import { ApiError, api, session } from "./api.js";
 import { $ } from "./dom.js";
 import { editedConnector, initForm, openCreate, openEdit, setServices } from "./form.js";
-import { showExecutionLog } from "./execlog.js";
+import { initExecutionLog, showExecutionLog } from "./execlog.js";
 import { initList, refreshList } from "./list.js";
 import { initTestTab, showTestTab } from "./testtab.js";
 
@@ -74,6 +74,7 @@ function init() {
   showKeyHint();
   initForm();
   initTestTab();
+  initExecutionLog();
   $("signin").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
   $("create").addEventListener("click", () => openFlyout(null));
