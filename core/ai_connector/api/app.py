@@ -24,10 +24,19 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import ai_connector
-from ai_connector.api.auth import ApiKeyAuth, Principal, require_xsrf
+from ai_connector.api.auth import ONE_AUTHORIZATION, ApiKeyAuth, Principal, caller_of
 from ai_connector.api.errors import ApiError, install_error_handlers, response_for
 from ai_connector.api.execlog_routes import router as execlog_router
-from ai_connector.api.guards import DEFAULT_MAX_PAYLOAD_BYTES, BodyGuard, SecurityHeaders
+from ai_connector.api.guards import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    SECURITY_HEADERS,
+    BodyCheck,
+    BodyGuard,
+    JsonDepthExceeded,
+    PayloadTooLarge,
+    SecurityHeaders,
+    declared_too_large,
+)
 from ai_connector.api.openai import OpenAIRoutes
 from ai_connector.api.page import install_page
 from ai_connector.api.routes import execute_response, router
@@ -37,7 +46,7 @@ if TYPE_CHECKING:
     from ai_connector.host.settings import HostSettings
     from ai_connector.manager import ProviderRegistry
 
-__all__ = ["PROTECTED_PREFIXES", "ExecuteFastPath", "create_app"]
+__all__ = ["PROTECTED_PREFIXES", "ExecuteFastPath", "ExecuteLane", "create_app"]
 
 log = logging.getLogger("ai_connector.api")
 
@@ -53,29 +62,19 @@ class AuthMiddleware:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and sum(1 for k, _ in scope["headers"] if k.lower() == b"authorization") > 1
-        ):
-            # On every route (OpenAI's too): proxies and frameworks disagree on which value wins.
-            await response_for(ApiError(400, "Request must contain exactly one Authorization header."))(
-                scope, receive, send
-            )
-            return
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        auth: ApiKeyAuth | None = getattr(self.api.state, "auth", None)
         try:
-            if auth is None:
-                raise ApiError(503, "the connector service is not ready")
-            principal = auth.authenticate(headers.get("authorization"), scope["path"])
-            require_xsrf(scope["method"], headers)
+            if scope["path"].startswith(PROTECTED_PREFIXES):
+                principal = caller_of(getattr(self.api.state, "auth", None), scope)
+                scope.setdefault("state", {})["principal"] = principal
+            elif sum(1 for k, _ in scope["headers"] if k.lower() == b"authorization") > 1:
+                # On every route (OpenAI's too): proxies and frameworks disagree on which value wins.
+                raise ApiError(400, ONE_AUTHORIZATION)
         except ApiError as exc:
             await response_for(exc)(scope, receive, send)
             return
-        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
 
@@ -83,14 +82,44 @@ class AuthMiddleware:
 _EXECUTE_PATH = re.compile(r"/api/actions/connector/([^/]+)/_execute")
 
 
+class ExecuteLane:
+    """Answers `POST /api/actions/connector/{id}/_execute` in front of the app's other layers.
+
+    The hot route skips SecurityHeaders, AuthMiddleware and BodyGuard as layers (each a coroutine
+    per request and a wrapper per message sent) but not what they decide: the caller is
+    authenticated with the same `caller_of`, ExecuteFastPath checks the body with the same
+    BodyCheck and sends the same security headers. A request it does not answer (a refused
+    caller, an odd body) goes through those layers, which give every refusal its exact text.
+    """
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+        self.fast = ExecuteFastPath(app, api)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and _EXECUTE_PATH.fullmatch(scope["path"]):
+            try:
+                principal = caller_of(getattr(self.api.state, "auth", None), scope)
+            except ApiError:
+                pass  # AuthMiddleware answers it
+            else:
+                scope.setdefault("state", {})["principal"] = principal
+                await self.fast(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class ExecuteFastPath:
     """Answers a well-formed `POST /api/actions/connector/{id}/_execute` directly.
 
-    Runs after AuthMiddleware (the caller is authenticated and the kbn-xsrf header checked). It
-    reads the body and, when it is a JSON object `{"params": {...}}` sent as JSON, calls the same
-    `execute_response` the FastAPI route calls, rendering errors with the same `response_for`.
-    Anything else (another route, an odd body or content type, a service not yet open, a mounted
-    app) goes to FastAPI with the body replayed, so every refusal keeps its exact text.
+    Runs once the caller is authenticated (the principal in the scope's state) and the kbn-xsrf
+    header checked. It reads the body with BodyGuard's checks and, when it is a JSON object
+    `{"params": {...}}` sent as JSON, calls the same `execute_response` the FastAPI route calls,
+    rendering errors with the same `response_for`, and sends the answer with the headers
+    SecurityHeaders adds. Anything else (another route, an odd, oversized or too deeply nested
+    body, an odd content type, a service not yet open, a mounted app) goes to `app` with the body
+    read so far replayed, so every refusal keeps its exact text.
     """
 
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
@@ -103,21 +132,31 @@ class ExecuteFastPath:
             return
         match = _EXECUTE_PATH.fullmatch(scope["path"])
         who = scope.get("state", {}).get("principal")
-        svc = getattr(self.api.state, "service", None)
-        if match is None or not isinstance(who, Principal) or svc is None or not _json_content(scope):
+        state = self.api.state
+        svc = getattr(state, "service", None)
+        limit: int = getattr(state, "max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES)
+        if (
+            match is None
+            or not isinstance(who, Principal)
+            or svc is None
+            or not _json_content(scope)
+            or declared_too_large(scope, limit)
+        ):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:  # the client went away before sending its body
+        read = await _read_body(receive, BodyCheck(limit, json=True))
+        if read is None:  # the client went away before sending its body
             return
-        params = _params_of(body)
+        body, more, passed = read
+        params = _params_of(body) if passed else None
         if params is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, _replay(body, more, receive), send)
             return
         try:
             response = await execute_response(svc, match.group(1), params, who, receive)
         except Exception as exc:
             response = response_for(exc)  # the app's exception handlers render the same way
+        response.raw_headers.extend(SECURITY_HEADERS)
         await response(scope, receive, send)
 
 
@@ -129,15 +168,23 @@ def _json_content(scope: Scope) -> bool:
     return True
 
 
-async def _read_body(receive: Receive) -> bytes | None:
+async def _read_body(receive: Receive, check: BodyCheck) -> tuple[bytes, bool, bool] | None:
+    """(the body, or as much as was read; whether more follows; whether it passed `check`), or None
+    when the client went away. Reading stops at the first chunk `check` refuses."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        more = bool(message.get("more_body", False))
+        try:
+            check.feed(chunk)
+        except (PayloadTooLarge, JsonDepthExceeded):
+            return b"".join(chunks), more, False
+        if not more:
+            return b"".join(chunks), False, True
 
 
 def _params_of(body: bytes) -> dict[str, Any] | None:
@@ -152,7 +199,7 @@ def _params_of(body: bytes) -> dict[str, Any] | None:
     return params
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
     """A receive channel that hands out the already-read body first, then the real one."""
     pending = True
 
@@ -160,7 +207,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         nonlocal pending
         if pending:
             pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
     return replay
@@ -244,9 +291,9 @@ def create_app(
     app.include_router(router)
     app.include_router(execlog_router)
     app.add_middleware(OpenAIRoutes, api=app)  # OpenAI's API under `openai_api_prefix` (/v1)
-    app.add_middleware(ExecuteFastPath, api=app)
     app.add_middleware(BodyGuard, max_bytes=lambda: app.state.max_payload_bytes)
     app.add_middleware(AuthMiddleware, api=app)
-    app.add_middleware(SecurityHeaders)  # added last: runs first, so every answer carries them
+    app.add_middleware(SecurityHeaders)  # every answer carries them (ExecuteLane's adds them itself)
+    app.add_middleware(ExecuteLane, api=app)  # added last: runs first
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -7,9 +7,10 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Container, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ai_connector.api.errors import ApiError
 
@@ -19,6 +20,7 @@ __all__ = [
     "READ",
     "ApiKeyAuth",
     "Principal",
+    "caller_of",
     "ensure_api_key_file",
     "key_id",
     "require_xsrf",
@@ -89,7 +91,35 @@ class ApiKeyAuth:
         return principal
 
 
-def require_xsrf(method: str, headers: Mapping[str, str]) -> None:
+_XSRF_NAMES = frozenset({XSRF_HEADER.encode(), VERSION_HEADER.encode()})
+ONE_AUTHORIZATION = "Request must contain exactly one Authorization header."
+
+
+def caller_of(auth: ApiKeyAuth | None, scope: MutableMapping[str, Any]) -> Principal:
+    """The caller of an ASGI request to a protected route, read in one pass over its headers: one
+    `Authorization` header (400 for more: proxies and frameworks disagree on which value wins),
+    a known key (401), and `kbn-xsrf` on a mutating call (400). `auth` None: 503, not ready."""
+    authorization = None
+    count = 0
+    xsrf = False
+    for key, value in scope["headers"]:
+        key = key.lower()
+        if key == b"authorization":
+            authorization = value.decode("latin-1")
+            count += 1
+        elif key in _XSRF_NAMES:
+            xsrf = True
+    if count > 1:
+        raise ApiError(400, ONE_AUTHORIZATION)
+    if auth is None:
+        raise ApiError(503, "the connector service is not ready")
+    principal = auth.authenticate(authorization, scope["path"])
+    if not xsrf:
+        require_xsrf(scope["method"], ())
+    return principal
+
+
+def require_xsrf(method: str, headers: Container[str]) -> None:
     """Kibana refuses a mutating call without `kbn-xsrf` (any value) with this exact 400; its own
     clients' `kbn-version` header is accepted in its place (core's XSRF handler)."""
     if method.upper() in MUTATING_METHODS and XSRF_HEADER not in headers and VERSION_HEADER not in headers:

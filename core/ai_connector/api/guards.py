@@ -22,10 +22,13 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "MAX_JSON_DEPTH",
+    "SECURITY_HEADERS",
+    "BodyCheck",
     "BodyGuard",
     "JsonDepthExceeded",
     "PayloadTooLarge",
     "SecurityHeaders",
+    "declared_too_large",
 ]
 
 DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576  # Kibana's `server.maxPayload` default (1 MiB)
@@ -59,18 +62,38 @@ _STRUCTURE = re.compile(rb'\\(?:.|$)|["\[\]{}]', re.DOTALL)
 
 
 class _DepthCounter:
-    """Tracks the nesting depth of a JSON text fed in chunks, without parsing it."""
+    """Tracks the nesting depth of a JSON text fed in chunks, without parsing it.
 
-    __slots__ = ("_depth", "_escape", "_in_string", "limit")
+    While the text holds at most `limit` opening brackets in all (strings included), no nesting can
+    pass the limit, so those chunks are only counted (at C speed) and kept; the first chunk that
+    could take the text past the limit has them scanned token by token, and every chunk after it.
+    """
+
+    __slots__ = ("_depth", "_escape", "_held", "_in_string", "_opens", "limit")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._depth = 0
         self._in_string = False
         self._escape = False
+        self._opens = 0
+        self._held: list[bytes] | None = []  # None once scanning token by token
 
     def feed(self, chunk: bytes) -> None:
         """Raise JsonDepthExceeded when `chunk` takes the text past the limit."""
+        held = self._held
+        if held is not None:
+            self._opens += chunk.count(b"[") + chunk.count(b"{")
+            held.append(chunk)
+            if self._opens <= self.limit:
+                return
+            self._held = None
+            for part in held:
+                self._scan(part)
+            return
+        self._scan(chunk)
+
+    def _scan(self, chunk: bytes) -> None:
         if self._escape and chunk:
             chunk, self._escape = chunk[1:], False
         for m in _STRUCTURE.finditer(chunk):
@@ -87,6 +110,36 @@ class _DepthCounter:
                     raise JsonDepthExceeded(self.limit)
             else:
                 self._depth -= 1
+
+
+class BodyCheck:
+    """The body guard's checks on a request body fed as it arrives: its size against `limit`
+    (PayloadTooLarge) and, for a JSON body, its nesting (JsonDepthExceeded)."""
+
+    __slots__ = ("_depth", "limit", "received")
+
+    def __init__(self, limit: int, json: bool) -> None:
+        self.limit = limit
+        self.received = 0
+        self._depth = _DepthCounter(MAX_JSON_DEPTH) if json else None
+
+    def feed(self, chunk: bytes) -> None:
+        """Raise PayloadTooLarge or JsonDepthExceeded when `chunk` takes the body past a limit."""
+        self.received += len(chunk)
+        if self.received > self.limit:
+            raise PayloadTooLarge(self.limit)
+        if self._depth is not None:
+            self._depth.feed(chunk)
+
+
+def declared_too_large(scope: Scope, limit: int) -> bool:
+    """A `Content-Length` over `limit` (refused before a byte is read); a malformed one is the
+    server's to refuse."""
+    declared = _header(scope, b"content-length")
+    try:
+        return bool(declared) and int(declared[0]) > limit
+    except ValueError:
+        return False
 
 
 def _header(scope: Scope, name: bytes) -> list[bytes]:
@@ -106,8 +159,9 @@ class BodyGuard:
 
     `max_bytes` is read per request, so an app whose service opens at startup picks up its
     settings then. The refusal is raised from the wrapped `receive`: FastAPI renders it through its
-    handlers, and anything that reads the body outside FastAPI (the `_execute` fast path) is
-    answered here.
+    handlers, and anything else that reads the body is answered here. (The `_execute` fast path,
+    which runs in front of this layer, checks with the same BodyCheck and hands a refused body on
+    to this layer.)
     """
 
     def __init__(self, app: ASGIApp, max_bytes: Callable[[], int]) -> None:
@@ -119,26 +173,15 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes()
-        declared = _header(scope, b"content-length")
-        try:
-            if declared and int(declared[0]) > limit:
-                await _refuse(PayloadTooLarge(limit), send)
-                return
-        except ValueError:
-            pass  # the server refuses a malformed Content-Length itself
-        depth = _DepthCounter(MAX_JSON_DEPTH) if _is_json(scope) else None
-        received = 0
+        if declared_too_large(scope, limit):
+            await _refuse(PayloadTooLarge(limit), send)
+            return
+        check = BodyCheck(limit, _is_json(scope))
 
         async def guarded_receive() -> Message:
-            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                chunk = message.get("body", b"")
-                received += len(chunk)
-                if received > limit:
-                    raise PayloadTooLarge(limit)
-                if depth is not None:
-                    depth.feed(chunk)
+                check.feed(message.get("body", b""))
             return message
 
         started = False
@@ -216,7 +259,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", []) if k not in _OURS]
                 if not _is_html(headers):
-                    headers += [*_FIXED_HEADERS, (b"content-security-policy", _POLICY)]
+                    headers += SECURITY_HEADERS
                     await send({**message, "headers": headers})
                     return
                 start = {**message, "headers": headers}
@@ -242,6 +285,8 @@ class SecurityHeaders:
 
 
 _POLICY = CONTENT_SECURITY_POLICY.encode()
+# What every answer but an HTML page carries (an answer sent without this layer adds them itself).
+SECURITY_HEADERS = (*_FIXED_HEADERS, (b"content-security-policy", _POLICY))
 _OURS = frozenset({b"x-frame-options", b"x-content-type-options", b"content-security-policy"})
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ai_connector.host.settings import ENV_VARS
 
@@ -57,7 +57,7 @@ def run(
 
         app = create_app(settings=dataclasses.replace(settings, workers=1), registry=registry)
         setattr(app.state, KEY_FILE_STATE, key_file)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+        uvicorn.run(app, host=host, port=port, **_options(log_level))
         return
     # Workers rebuild everything from the environment, so what the parent decided goes there.
     exported = {ENV_VARS["workers"]: str(workers), ENV_VARS["home"]: str(settings.home)}
@@ -70,8 +70,7 @@ def run(
             workers=workers,
             host=host,
             port=port,
-            log_level=log_level,
-            server_header=False,
+            **_options(log_level),
         )
     finally:
         for name, value in before.items():
@@ -79,6 +78,20 @@ def run(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _options(log_level: str) -> dict[str, Any]:
+    """uvicorn's settings for `serve`: its HTTP protocol (`api/wire.py`), no `server` header, and
+    no access log below the level that shows it (uvicorn would format a line per request only for
+    the logger to drop it)."""
+    from ai_connector.api.wire import http_protocol
+
+    return {
+        "log_level": log_level,
+        "access_log": log_level in ("trace", "debug", "info"),
+        "server_header": False,
+        "http": http_protocol(),
+    }
 
 
 def worker_app() -> FastAPI:
