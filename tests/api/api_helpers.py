@@ -61,7 +61,8 @@ def audit_lines(home: Path) -> list[dict[str, Any]]:
 
 
 class LiveApp:
-    """The API app on a real uvicorn server on 127.0.0.1 (a thread), for client-disconnect tests."""
+    """The API app on a real uvicorn server on 127.0.0.1 (a thread), on the HTTP protocol `serve`
+    runs (`ai_connector.api.wire`), for client-disconnect tests."""
 
     def __init__(self, app: Any) -> None:
         import socket
@@ -83,7 +84,11 @@ class LiveApp:
 
         import uvicorn
 
-        config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="on")
+        from ai_connector.api.wire import http_protocol
+
+        config = uvicorn.Config(
+            self.app, log_level="critical", access_log=False, lifespan="on", http=http_protocol()
+        )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None
         self._thread = threading.Thread(target=lambda: self._server.run(sockets=[self._sock]), daemon=True)
