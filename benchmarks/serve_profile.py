@@ -1,23 +1,26 @@
 """Where `serve` spends its CPU: the serve process's CPU time per `_execute` request at c16.
 
     .venv/bin/python benchmarks/serve_profile.py [--requests 3000] [--rounds 5] [--concurrency 16]
-        [--baseline DIR] [--relay] [--py-spy PREFIX]
+        [--relay] [--baseline DIR] [--source DIR] [--workers N] [--py-spy PREFIX]
 
 Starts the OpenAI-wire fake (`_fake_openai.py`) and `ai-connector serve --workers 1` on a temporary
 home, saves one connector over HTTP as `overhead.py` does, and drives the small answer and the
 21-chunk stream with aiohttp. For each, every round sends `--requests` requests at
 `--concurrency` and reads the serve process's user+system CPU time from /proc before and after: CPU
 per request is much steadier than requests/s on a shared machine, where another process can take
-the core the server needs.
+the core the server needs. Beside it, the fake's and this client's CPU per request: on a machine
+with few cores they are what bounds requests/s.
 
-`--baseline DIR`: also start a second `serve` from another checkout's sources (`DIR/core` and
-`DIR/plugins` first on PYTHONPATH, e.g. `git archive main core plugins | tar -x -C DIR`) and
-alternate the two within each round; the figures are medians, and medians of paired ratios.
 `--relay`: also measure the minimal aiohttp relay (`openai_route.py --relay`, contender (r) of
-`overhead.py`) the same way. `--py-spy PREFIX`: after the rounds, sample the serve process with
-py-spy (`pip install py-spy`) while it answers each kind, writing collapsed stacks to
-`PREFIX-small.txt` and `PREFIX-stream.txt`, and print the functions with the most inclusive samples.
-Nothing is asserted: a benchmark.
+`overhead.py`). `--baseline DIR`: also start a second `serve` from another checkout's sources
+(`DIR/core`, `DIR/plugins` and `DIR/schemas` as `git archive main core plugins schemas` lays them
+out, first on PYTHONPATH); `--source DIR` runs the first one from such a copy too (an editable
+install and a PYTHONPATH copy need not cost the same). The servers alternate within each round;
+the figures are medians, and medians of paired ratios. `--workers N`: the first server runs N
+workers (its CPU is theirs added up). `--py-spy PREFIX`: after the rounds, sample the first server
+with py-spy (`pip install py-spy`) while it answers each kind, write the collapsed stacks to
+`PREFIX-small.txt` and `PREFIX-stream.txt`, and print the shares of the HTTP edge, the core and
+the event loop and the functions with the most samples. Nothing is asserted: a benchmark.
 """
 
 from __future__ import annotations
@@ -67,14 +70,30 @@ class Target:
         self.headers: dict[str, str] = {}
 
 
-def start_serve(name: str, home: Path, source: Path | None) -> Target:
-    """`ai-connector serve --workers 1` from this checkout, or from `source`'s core and plugins."""
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of process `pid` and its descendants (`serve --workers N`'s worker processes)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(cpu_seconds(p) for p in tree)
+
+
+def start_serve(name: str, home: Path, source: Path | None, workers: int = 1) -> Target:
+    """`ai-connector serve --workers N` from this checkout, or from `source`'s core and plugins."""
     env = {**os.environ, **service_env(home)}
     if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(str(source / d) for d in ("core", "plugins"))
     port = free_port()
     command = [sys.executable, "-c", "from ai_connector.cli import main; main()"]
-    command += ["serve", "--port", str(port), "--log-level", "warning", "--workers", "1"]
+    command += ["serve", "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/api/actions/connector_types", 60)
@@ -104,10 +123,14 @@ def prepare_relay(target: Target) -> None:
     target.bodies = {"small": request_body("bench-small"), "stream": request_body("bench-stream")}
 
 
+FAKE_PID = 0  # the OpenAI-wire fake's process, whose CPU is reported beside the server's
+
+
 async def drive(
     session: aiohttp.ClientSession, target: Target, kind: str, requests: int, concurrency: int
-) -> tuple[float, float]:
-    """(requests/s, serve CPU µs per request) over `requests` calls at `concurrency`."""
+) -> tuple[float, float, float, float]:
+    """(requests/s, server CPU µs per request, the fake's, this client's) over `requests` calls at
+    `concurrency`."""
     url, body, headers = target.urls[kind], target.bodies[kind], target.headers
     left = requests
 
@@ -126,12 +149,13 @@ async def drive(
                 ):
                     raise RuntimeError(f"{target.name}: {payload.count(b'data: ')} events")
 
-    cpu = cpu_seconds(target.proc.pid)
+    cpu, fake, client = tree_cpu(target.proc.pid), cpu_seconds(FAKE_PID), time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     took = time.perf_counter() - started
-    cpu = cpu_seconds(target.proc.pid) - cpu
-    return requests / took, cpu * 1e6 / requests
+    cpu, fake = tree_cpu(target.proc.pid) - cpu, cpu_seconds(FAKE_PID) - fake
+    client = time.process_time() - client
+    return requests / took, cpu * 1e6 / requests, fake * 1e6 / requests, client * 1e6 / requests
 
 
 async def bench(targets: list[Target], fake: str, args: argparse.Namespace) -> None:
@@ -144,7 +168,7 @@ async def bench(targets: list[Target], fake: str, args: argparse.Namespace) -> N
         for kind in ("small", "stream"):
             for t in targets:  # warm-up: connections, ready states, imports
                 await drive(session, t, kind, min(500, args.requests), args.concurrency)
-            got: dict[str, list[tuple[float, float]]] = {t.name: [] for t in targets}
+            got: dict[str, list[tuple[float, float, float, float]]] = {t.name: [] for t in targets}
             for r in range(args.rounds):
                 order = targets[r % len(targets) :] + targets[: r % len(targets)]
                 for t in order:
@@ -153,10 +177,9 @@ async def bench(targets: list[Target], fake: str, args: argparse.Namespace) -> N
             rounds = f"{args.rounds} rounds of {args.requests} requests"
             print(f"\n{kind}: c{args.concurrency}, {rounds}, load {load:.1f}")
             for name, rs in got.items():
-                rps = statistics.median(x[0] for x in rs)
-                cpu = statistics.median(x[1] for x in rs)
-                print(f"  {name:9} {rps:7.0f} req/s  {cpu:7.1f} µs CPU/request   rounds: ", end="")
-                print(" ".join(f"{x[0]:.0f}/{x[1]:.0f}" for x in rs))
+                rps, cpu, fake, client = (statistics.median(x[i] for x in rs) for i in range(4))
+                print(f"  {name:9} {rps:7.0f} req/s  {cpu:6.0f} µs CPU/request (fake {fake:.0f}, ", end="")
+                print(f"client {client:.0f})  rounds: " + " ".join(f"{x[0]:.0f}/{x[1]:.0f}" for x in rs))
             first = targets[0].name
             for t in targets[1:]:
                 rps = statistics.median(a[0] / b[0] for a, b in zip(got[first], got[t.name], strict=True))
@@ -234,6 +257,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--baseline", type=Path, help="another checkout's sources (DIR/core, DIR/plugins)")
     parser.add_argument("--source", type=Path, help="run `serve` from these sources, not this checkout's")
+    parser.add_argument("--workers", type=int, default=1, help="`serve --workers` of the first server")
     parser.add_argument("--relay", action="store_true", help="also measure the minimal aiohttp relay")
     parser.add_argument("--py-spy", metavar="PREFIX", help="profile this checkout's serve with py-spy")
     args = parser.parse_args()
@@ -244,9 +268,11 @@ def main() -> None:
         fake = f"http://127.0.0.1:{port}"
         procs.append(subprocess.Popen([sys.executable, str(HERE / "_fake_openai.py"), str(port)]))
         wait_http(fake + "/health")
+        global FAKE_PID
+        FAKE_PID = procs[0].pid
         with tempfile.TemporaryDirectory(prefix="ai-connector-serve-profile-") as tmp:
             source = args.source.resolve() if args.source is not None else None
-            targets = [start_serve("serve", Path(tmp) / "serve", source)]
+            targets = [start_serve("serve", Path(tmp) / "serve", source, args.workers)]
             procs.append(targets[0].proc)
             if args.baseline is not None:
                 targets.append(start_serve("baseline", Path(tmp) / "baseline", args.baseline.resolve()))
