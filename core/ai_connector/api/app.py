@@ -5,9 +5,10 @@
 Authentication and the CSRF header are checked by an ASGI middleware before any body is parsed,
 so an anonymous caller learns nothing, not even whether its JSON was valid.
 
-`_execute`, the one hot route, is answered by a second ASGI layer (ExecuteFastPath) when its body
-is well formed, without FastAPI's routing, dependency solving and response-model validation; the
-FastAPI route stays for the OpenAPI document and answers every other body with its exact 400s.
+`_execute`, the one hot route, is answered in front of the other layers (ExecuteLane, then
+ExecuteFastPath) when its caller and body are in order, without FastAPI's routing, dependency
+solving and response-model validation and without a wrapper per layer around each message sent;
+the FastAPI route stays for the OpenAPI document and answers every other body with its exact 400s.
 """
 
 from __future__ import annotations
