@@ -68,6 +68,7 @@ class Target:
         self.bodies: dict[str, bytes] = {}
         self.urls: dict[str, str] = {}
         self.headers: dict[str, str] = {}
+        self.reconnects = 0
 
 
 def tree_cpu(pid: int) -> float:
@@ -138,7 +139,14 @@ async def drive(
         nonlocal left
         while left > 0:
             left -= 1
-            async with session.post(url, data=body, headers=headers) as resp:
+            try:
+                resp = await session.post(url, data=body, headers=headers)
+            except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+                # A kept-alive connection the server closed while idle (uvicorn's keep-alive
+                # timeout, 5 s: the other contenders' rounds can take that long): once more.
+                target.reconnects += 1
+                resp = await session.post(url, data=body, headers=headers)
+            async with resp:
                 payload = await resp.read()
                 if resp.status != 200 or b'"status":"error"' in payload:
                     raise RuntimeError(f"{target.name} answered {resp.status}: {payload[:300]!r}")
@@ -180,6 +188,9 @@ async def bench(targets: list[Target], fake: str, args: argparse.Namespace) -> N
                 rps, cpu, fake, client = (statistics.median(x[i] for x in rs) for i in range(4))
                 print(f"  {name:9} {rps:7.0f} req/s  {cpu:6.0f} µs CPU/request (fake {fake:.0f}, ", end="")
                 print(f"client {client:.0f})  rounds: " + " ".join(f"{x[0]:.0f}/{x[1]:.0f}" for x in rs))
+            for t in targets:
+                if t.reconnects:
+                    print(f"  {t.name}: {t.reconnects} requests sent again on a new connection")
             first = targets[0].name
             for t in targets[1:]:
                 rps = statistics.median(a[0] / b[0] for a, b in zip(got[first], got[t.name], strict=True))
