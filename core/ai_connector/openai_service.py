@@ -58,6 +58,7 @@ class OpenAICompatible:
     headers: Mapping[str, str] = field(default_factory=dict)
     max_tokens_field: str = "max_tokens"
     list_models_test: bool = False
+    chat_options: frozenset[str] = frozenset({"user"})  # OpenAI's chat body carries `user` (chat_body)
     description: str = ""
     docs_url: str | None = None
     default_requests_per_minute: Mapping[TaskType, int] = field(default_factory=dict)
@@ -277,6 +278,7 @@ class OpenAICompatible:
             default_requests_per_minute=self.default_requests_per_minute,
             description=self.description or f"{self.name}, an OpenAI-compatible API.",
             docs_url=self.docs_url,
+            chat_options=self.chat_options,
         )
 
 
