@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from service_helpers import fake_connector
 
 from ai_connector.errors import StreamInterruptedError
 from ai_connector.manager import default_registry
@@ -22,7 +23,6 @@ from ai_connector.runtime import Runtime, RuntimeSettings
 from ai_connector.sse import SSEDecoder, iter_sse_text
 from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.fakes import ProviderFake, provider_fake
-from ai_connector.validation import validate_connector
 from ai_connector_openai import testing as openai_testing
 
 SAMPLES = Path("/work/shared/wire-samples/streams")
@@ -81,17 +81,6 @@ def server() -> Iterator[FakeServer]:
         yield srv
 
 
-def aimed(fake: ProviderFake, provider: str) -> Any:
-    config, secrets = fake.connector("chat_completion")
-    doc = {
-        "name": provider,
-        "connector_type_id": ".inference",
-        "config": {"provider": provider, "taskType": "chat_completion", "providerConfig": config},
-        "secrets": {"providerSecrets": secrets},
-    }
-    return validate_connector(doc, default_registry(), connector_id=f"eos-{provider}")
-
-
 @pytest.fixture
 def openai(server: FakeServer) -> ProviderFake:
     server.reset()
@@ -130,7 +119,7 @@ async def test_an_openai_stream_ending_on_done_without_its_blank_line_is_whole(
     runtime: Runtime, openai: ProviderFake, last: str
 ) -> None:
     openai.fail(sse_answer(openai_events(last)))
-    chunks = await streamed(runtime, aimed(openai, "openai"))
+    chunks = await streamed(runtime, fake_connector(openai, "openai"))
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]) == "Hello"
     assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
     assert chunks[-1]["usage"]["completion_tokens"] == 7
@@ -141,12 +130,12 @@ async def test_an_openai_stream_whose_done_line_is_cut_is_still_interrupted(
 ) -> None:
     openai.fail(sse_answer(openai_events("")))
     with pytest.raises(StreamInterruptedError, match=r"ended before `data: \[DONE\]`"):
-        await streamed(runtime, aimed(openai, "openai"))
+        await streamed(runtime, fake_connector(openai, "openai"))
 
 
 async def test_anthropic_s_published_stream_is_whole(runtime: Runtime, anthropic: ProviderFake) -> None:
     anthropic.fail(sse_answer(sample("anthropic-tool-use.txt")))
-    chunks = await streamed(runtime, aimed(anthropic, "anthropic"))
+    chunks = await streamed(runtime, fake_connector(anthropic, "anthropic"))
     finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
     assert finishes[-1] == "tool_calls"
     calls = [tc for c in chunks if c["choices"] for tc in c["choices"][0]["delta"].get("tool_calls") or []]
@@ -161,5 +150,5 @@ async def test_anthropic_s_published_error_event_reaches_the_caller(
     text = sample("anthropic.txt").split("event: message_delta")[0] + sample("anthropic-error-event.txt")
     anthropic.fail(sse_answer(text))
     with pytest.raises(StreamInterruptedError) as caught:
-        await streamed(runtime, aimed(anthropic, "anthropic"))
+        await streamed(runtime, fake_connector(anthropic, "anthropic"))
     assert "Overloaded" in str(caught.value) and caught.value.code == "overloaded_error"
