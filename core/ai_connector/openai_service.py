@@ -58,10 +58,10 @@ class OpenAICompatible:
     headers: Mapping[str, str] = field(default_factory=dict)
     max_tokens_field: str = "max_tokens"
     list_models_test: bool = False
-    chat_options: frozenset[str] = frozenset({"user"})  # OpenAI's chat body carries `user` (chat_body)
     description: str = ""
     docs_url: str | None = None
     default_requests_per_minute: Mapping[TaskType, int] = field(default_factory=dict)
+    chat_options: frozenset[str] = frozenset({"user"})  # OpenAI's chat body carries `user` (chat_body)
 
     # -- declaration --------------------------------------------------------------------------------
     def settings_schema(self) -> dict[str, Any]:
