@@ -40,6 +40,7 @@ from ai_connector.errors import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
+    ResponseTooLargeError,
     StreamInterruptedError,
     error_for_status,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "RateLimitError",
     "RerankRequest",
     "RerankResult",
+    "ResponseTooLargeError",
     "SparseEmbeddingRequest",
     "StreamInterruptedError",
     "TaskType",

@@ -39,6 +39,7 @@ from ai_connector.api.guards import (
     declared_too_large,
 )
 from ai_connector.api.openai import OpenAIRoutes
+from ai_connector.api.openai.schema import add_openai_routes
 from ai_connector.api.page import install_page
 from ai_connector.api.routes import execute_response, router
 
@@ -232,6 +233,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         }
     }
     schema["security"] = [{"apiKeyAuth": []}]
+    add_openai_routes(schema, app.state.service)  # answered below FastAPI's routing (OpenAIRoutes)
     app.openapi_schema = schema
     return schema
 
