@@ -135,37 +135,25 @@ async def until_disconnect(receive: Receive, awaitable: Awaitable[T]) -> T:
     passes the request's abort signal to the connector the same way). `receive` is the request's
     ASGI receive channel, its body already read.
 
-    `awaitable` runs in the caller's task (one task less per call than wrapping it): the watcher
-    cancels that task when the client leaves, and the cancellation it asked for is taken back
-    before ClientDisconnected is raised.
+    `awaitable` runs in a task of its own: each time it resumes after waiting on the provider,
+    only its own frames are re-entered, not the server's and every layer's above this call (run
+    in the caller's task, a non-streamed `_execute` cost ~75 µs more CPU per request on uvicorn).
     """
-    caller = asyncio.current_task()
-    assert caller is not None, "until_disconnect runs in a task"
-    watching = True
-    left = False
-
-    def on_watcher_done(watcher: asyncio.Future[None]) -> None:
-        nonlocal left
-        # A watcher that ended by itself saw the client leave (or its channel fail): either way
-        # nobody reads the answer. One cancelled, or done after the call ended, says nothing.
-        if watching and not watcher.cancelled():
-            left = True
-            caller.cancel()
-
+    task = asyncio.ensure_future(awaitable)
     watcher = asyncio.ensure_future(_wait_for_disconnect(receive))
-    watcher.add_done_callback(on_watcher_done)
+    watcher.add_done_callback(lambda w: w.cancelled() or task.cancel())
     try:
-        result = await awaitable
+        return await task  # (cancelling the caller cancels `task` too)
     except asyncio.CancelledError:
-        if left and caller.uncancel() == 0:  # only the watcher's cancellation: the client left
+        caller = asyncio.current_task()
+        left = watcher.done() and not watcher.cancelled()  # the watcher cancelled it: the client left
+        if left and (caller is None or not caller.cancelling()):
             raise ClientDisconnected() from None
         raise
     finally:
-        watching = False
         watcher.cancel()  # no need to wait for it: a cancelled task left alone says nothing
-    if left:  # the call swallowed the cancellation and answered anyway: take it back all the same
-        caller.uncancel()
-    return result
+        if not task.done():
+            task.cancel()
 
 
 def _is_http_error(exc: BaseException) -> bool:

@@ -6,8 +6,9 @@ one read) is one write per event. On loopback and in virtual machines each write
 reader costs tens of microseconds of CPU, more than rendering the event. Here every write made
 during one turn of the event loop is held and written once at the start of the next turn (the
 bytes and their order unchanged; a buffer past `FLUSH_BYTES` is written at once, so the real
-transport's flow control still pauses a fast producer). An event that arrives later is not
-delayed: the turn that produced it ends as soon as it waits for the next.
+transport's flow control still pauses a fast producer; a complete answer is written as soon as it
+is complete). An event that arrives later is not delayed: the turn that produced it ends as soon
+as it waits for the next.
 
 uvicorn takes the protocol class as its `http` setting; without httptools this falls back to
 uvicorn's own choice.
@@ -82,7 +83,13 @@ except ImportError:  # httptools is not on every platform: uvicorn's h11, unchan
 else:
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[no-redef]
-        """HttpToolsProtocol on a CoalescingTransport."""
+        """HttpToolsProtocol on a CoalescingTransport; a complete answer is written at once."""
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
             super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+        def on_response_complete(self) -> None:
+            # The answer is whole (uvicorn calls this after its last write): nothing more can join
+            # it, so it need not wait for the turn's end.
+            self.transport.flush()
+            super().on_response_complete()
