@@ -307,6 +307,7 @@ class TestResult:
 
 TestFn = Callable[[InferenceEndpoint, "CallContext"], Awaitable[TestResult]]
 ChatStreamFn = Callable[[InferenceEndpoint, ChatRequest, "CallContext"], AsyncIterator[ChatChunk]]
+ChatAnswerFn = Callable[[InferenceEndpoint, ChatRequest, "CallContext"], Awaitable[Sequence[ChatChunk]]]
 CompletionFn = Callable[[InferenceEndpoint, CompletionRequest, "CallContext"], Awaitable[list[str]]]
 CompletionStreamFn = Callable[[InferenceEndpoint, CompletionRequest, "CallContext"], AsyncIterator[ChatChunk]]
 EmbeddingFn = Callable[[InferenceEndpoint, EmbeddingRequest, "CallContext"], Awaitable[list[list[float]]]]
@@ -332,7 +333,16 @@ CALL_FOR_TASK: Mapping[TaskType, str] = MappingProxyType(
 
 
 # The coroutine calls bound to their provider (see ai_connector.calling); the chat stream is bound apart.
-_BOUND_CALLS = ("test", "completion", "text_embedding", "sparse_embedding", "rerank", "on_save", "on_delete")
+_BOUND_CALLS = (
+    "test",
+    "chat_completion",
+    "completion",
+    "text_embedding",
+    "sparse_embedding",
+    "rerank",
+    "on_save",
+    "on_delete",
+)
 
 
 def _freeze(value: Any) -> Any:
@@ -378,6 +388,11 @@ class Provider:
     task_settings_schemas: Mapping[TaskType, Mapping[str, Any]] = field(default_factory=dict)
     test: TestFn | None = None  # always set after __post_init__
     chat_completion_stream: ChatStreamFn | None = None
+    chat_completion: ChatAnswerFn | None = None
+    """Optional: the same chat request answered without streaming (one JSON answer), returned as the
+    ChatChunks its stream would have carried (`openai_kit.answer_chunks` builds them from an OpenAI
+    `chat.completion`). The host then uses it for the non-streamed `unified_completion`, folding
+    those chunks exactly as it folds a stream; without it that sub-action reads and folds the stream."""
     completion: CompletionFn | None = None
     completion_stream: CompletionStreamFn | None = None
     """ES's streamed completion (`_inference/completion/{id}/_stream`), for a service that streams

@@ -16,6 +16,7 @@ from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import fake_class
+from ai_connector.testing.scenario import ChatScenario, split
 
 __all__ = [
     "CHAT_MODEL",
@@ -34,7 +35,9 @@ __all__ = [
     "midstream_error_response",
     "model_not_found_response",
     "rate_limit_response",
+    "scenario_response",
     "serve_chat",
+    "serve_scenario",
     "server_error_response",
     "sse",
     "stream_response",
@@ -268,6 +271,139 @@ def midstream_error_response(
     """A stream that starts, then carries `data: {"error": {...}}` instead of more chunks."""
     head = chat_stream_events(pieces, include_usage=False, done=False)[:-1]  # no finish chunk
     return stream_response(head + sse([error_body(message, "server_error", None)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# One answer, streamed or whole (ai_connector.testing.scenario)
+
+# Azure's content-filter annotations (sent on chunks and answers alike, when `odd_blocks`).
+_FILTER_RESULTS = {"hate": {"filtered": False, "severity": "safe"}}
+_PROMPT_FILTER = [{"prompt_index": 0, "content_filter_results": _FILTER_RESULTS}]
+
+
+def _finish(scenario: ChatScenario) -> str:
+    return "stop" if scenario.finish == "stop_sequence" else scenario.finish
+
+
+def _usage(scenario: ChatScenario) -> dict[str, int] | None:
+    if scenario.usage is None:
+        return None
+    prompt, completion = scenario.usage
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def scenario_events(
+    scenario: ChatScenario,
+    *,
+    model: str = CHAT_MODEL,
+    include_usage: bool = True,
+    usage_on_finish: bool = False,
+) -> list[str]:
+    """The SSE events of `scenario` as api.openai.com streams it: the role chunk, content or refusal
+    deltas, each tool call's head then its arguments in pieces, the finish chunk, the usage chunk
+    when asked for, `[DONE]`; `usage_on_finish` puts the usage on the finish chunk instead (Mistral's
+    framing, whatever the request asks)."""
+    odd = {"content_filter_results": _FILTER_RESULTS} if scenario.odd_blocks else {}
+
+    def chunk(delta: Mapping[str, Any], finish: str | None = None) -> dict[str, Any]:
+        out = chat_chunk(delta, finish, model=model)
+        out["choices"][0].update(odd)
+        return out
+
+    events: list[Mapping[str, Any] | str] = []
+    if scenario.odd_blocks:
+        events.append({**chat_chunk({}, model=model), "choices": [], "prompt_filter_results": _PROMPT_FILTER})
+    role: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+    if scenario.refusal:
+        role = {"role": "assistant", "content": None, "refusal": ""}
+    events.append(chunk(role))
+    events += [chunk({"content": p}) for p in scenario.text]
+    events += [chunk({"refusal": p}) for p in scenario.refusal]
+    for i, call in enumerate(scenario.tool_calls):
+        head = {
+            "index": i,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        events.append(chunk({"tool_calls": [head]}))
+        for piece in split(call.arguments_json()):
+            events.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
+    usage = _usage(scenario)
+    finish = chunk({}, _finish(scenario))
+    if usage_on_finish and usage is not None:
+        finish["usage"] = usage
+    events.append(finish)
+    if include_usage and not usage_on_finish and usage is not None:
+        events.append({**chat_chunk({}, model=model), "choices": [], "usage": usage})
+    events.append("[DONE]")
+    return sse(events)
+
+
+def scenario_body(scenario: ChatScenario, *, model: str = CHAT_MODEL) -> dict[str, Any]:
+    """`scenario` as one non-streamed `chat.completion` (OpenAI's CreateChatCompletionResponse)."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": scenario.whole_text or None,
+        "refusal": "".join(scenario.refusal) or None,
+    }
+    if scenario.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json()}}
+            for c in scenario.tool_calls
+        ]
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": _finish(scenario),
+    }
+    body: dict[str, Any] = {
+        "id": "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL",
+        "object": "chat.completion",
+        "created": _CREATED,
+        "model": model,
+        "choices": [choice],
+        "system_fingerprint": "fp_5050236cbd",
+    }
+    if scenario.odd_blocks:
+        message["annotations"] = []
+        choice["content_filter_results"] = _FILTER_RESULTS
+        body["prompt_filter_results"] = _PROMPT_FILTER
+    usage = _usage(scenario)
+    if usage is not None:
+        body["usage"] = usage
+    return body
+
+
+def scenario_response(
+    scenario: ChatScenario, request_body: Mapping[str, Any], *, usage_on_finish: bool = False
+) -> FakeResponse:
+    """The answer to a chat request for `scenario`: streamed when the request streams (usage when it
+    asks for it, as OpenAI does, or on the finish chunk), one `chat.completion` otherwise."""
+    model = request_body.get("model") or CHAT_MODEL
+    if request_body.get("stream"):
+        include = bool((request_body.get("stream_options") or {}).get("include_usage"))
+        events = scenario_events(
+            scenario, model=model, include_usage=include, usage_on_finish=usage_on_finish
+        )
+        return stream_response(events)
+    return FakeResponse.json(scenario_body(scenario, model=model))
+
+
+def serve_scenario(
+    server: FakeServer,
+    scenario: ChatScenario,
+    path: str = "/v1/chat/completions",
+    *,
+    usage_on_finish: bool = False,
+) -> None:
+    """Answer `POST <path>` (a regular expression) with `scenario`, streamed or whole as each request asks."""
+    server.add(
+        "POST",
+        path,
+        lambda request: scenario_response(scenario, request.json(), usage_on_finish=usage_on_finish),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
