@@ -349,6 +349,7 @@ def answer_chunks(obj: Any, provider: str | None = None) -> list[ChatChunk]:
             provider_message=message,
             code=code or kind,
             status=200,
+            retryable=False,  # as the stream's error event, which is never retried
         )
     try:
         choices = obj["choices"]

@@ -186,15 +186,19 @@ def stream_events(
         ]
         events.append({"type": "content_block_stop", "index": index})
         index += 1
-    events.append(
+    return events + _ending(stop_reason, None, output_tokens)
+
+
+def _ending(stop_reason: str, stop_sequence: str | None, output_tokens: int) -> list[dict[str, Any]]:
+    """The last two events: message_delta (stop reason, cumulative output tokens), message_stop."""
+    return [
         {
             "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
             "usage": {"output_tokens": output_tokens},
-        }
-    )
-    events.append({"type": "message_stop"})
-    return events
+        },
+        {"type": "message_stop"},
+    ]
 
 
 def sse(events: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -312,15 +316,7 @@ def scenario_events(scenario: ChatScenario, *, model: str = DEFAULT_MODEL) -> li
         events.append({"type": "content_block_stop", "index": index})
         if index == 0:
             events.append({"type": "ping"})
-    events.append(
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": reason, "stop_sequence": sequence},
-            "usage": {"output_tokens": completion},
-        }
-    )
-    events.append({"type": "message_stop"})
-    return events
+    return events + _ending(reason, sequence, completion)
 
 
 def scenario_response(scenario: ChatScenario, request_body: Mapping[str, Any]) -> FakeResponse:
