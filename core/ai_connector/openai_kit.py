@@ -343,10 +343,10 @@ def answer_chunks(obj: Any, provider: str | None = None) -> list[ChatChunk]:
     `chat.completion` InvalidResponseError."""
     who = provider or current_provider() or "the provider"
     if isinstance(obj, Mapping) and "error" in obj:
-        message, code, kind = openai_error_fields(json.dumps(obj))
+        said, code, kind = openai_error_fields(json.dumps(obj))
         raise ProviderServerError(
-            f"{who}: the answer carried an error: {message or 'no error message'}",
-            provider_message=message,
+            f"{who}: the answer carried an error: {said or 'no error message'}",
+            provider_message=said,
             code=code or kind,
             status=200,
             retryable=False,  # as the stream's error event, which is never retried

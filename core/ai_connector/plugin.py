@@ -18,7 +18,8 @@ The names, by what they are for:
   `EmbeddingRequest`, `SparseEmbeddingRequest`, `RerankRequest`, `RerankResult`, `TestResult`;
 - errors (they name the calling provider by themselves): `ProviderError` and its kinds,
   `ConfigValidationError` with its `FieldError`s, and `error_for_status` for a provider's `parse_error`;
-- helpers: `openai_kit` (OpenAI's wire: request bodies, the chunk stream, error bodies),
+- helpers: `openai_kit` (OpenAI's wire: request bodies, the chunk stream, a whole answer as its
+  chunks for `Provider.chat_completion`, error bodies),
   `run_test` (a *Save & test* routine from any call) and `current_provider()` (the id of the
   provider whose call is running, for a library that several providers share).
 

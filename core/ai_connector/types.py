@@ -371,11 +371,13 @@ class Provider:
     holds non-secret settings (Kibana's providerConfig), `auth_schema` the secrets (providerSecrets),
     `task_settings_schemas` the per-task-type settings (taskTypeConfig). Each task type in
     `task_types` needs its call: `chat_completion` -> `chat_completion_stream`, `completion` ->
-    `completion`, and so on. Calls are coroutines (the chat stream an async generator) that use only
-    the `CallContext` they are given for I/O. Without a `test`, *Save & test* runs the connector's
-    task call on Kibana-style minimal input (`ai_connector.routines.default_test`). `parse_error`
-    turns an error answer (status, headers, body) into the typed error the context's JSON and SSE
-    helpers raise. The calls are bound to the provider: errors raised inside them name it.
+    `completion`, and so on; a chat provider whose service also answers without streaming may add
+    `chat_completion` (the non-streamed `unified_completion` then uses it). Calls are coroutines
+    (the chat stream an async generator) that use only the `CallContext` they are given for I/O.
+    Without a `test`, *Save & test* runs the connector's task call on Kibana-style minimal input
+    (`ai_connector.routines.default_test`). `parse_error` turns an error answer (status, headers,
+    body) into the typed error the context's JSON and SSE helpers raise. The calls are bound to the
+    provider: errors raised inside them name it.
     """
 
     id: str

@@ -297,7 +297,7 @@ def scenario_events(scenario: ChatScenario, *, model: str = DEFAULT_MODEL) -> li
         kind = block["type"]
         deltas: list[dict[str, Any]] = []
         if kind == "text":
-            head = {"type": "text", "text": ""}
+            head: dict[str, Any] = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": piece} for piece in scenario.text]
         elif kind in ("tool_use", "server_tool_use"):
             head = {**block, "input": {}}
