@@ -16,7 +16,7 @@ from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import fake_class
-from ai_connector.testing.scenario import ChatScenario, split
+from ai_connector.testing.scenario import ChatScenario, openai_answer, openai_chunks
 
 __all__ = [
     "CHAT_MODEL",
@@ -276,20 +276,14 @@ def midstream_error_response(
 # ---------------------------------------------------------------------------------------------
 # One answer, streamed or whole (ai_connector.testing.scenario)
 
-# Azure's content-filter annotations (sent on chunks and answers alike, when `odd_blocks`).
-_FILTER_RESULTS = {"hate": {"filtered": False, "severity": "safe"}}
-_PROMPT_FILTER = [{"prompt_index": 0, "content_filter_results": _FILTER_RESULTS}]
 
-
-def _finish(scenario: ChatScenario) -> str:
-    return "stop" if scenario.finish == "stop_sequence" else scenario.finish
-
-
-def _usage(scenario: ChatScenario) -> dict[str, int] | None:
-    if scenario.usage is None:
-        return None
-    prompt, completion = scenario.usage
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+def _envelope(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL",
+        "created": _CREATED,
+        "model": model,
+        "system_fingerprint": "fp_5050236cbd",
+    }
 
 
 def scenario_events(
@@ -299,81 +293,17 @@ def scenario_events(
     include_usage: bool = True,
     usage_on_finish: bool = False,
 ) -> list[str]:
-    """The SSE events of `scenario` as api.openai.com streams it: the role chunk, content or refusal
-    deltas, each tool call's head then its arguments in pieces, the finish chunk, the usage chunk
-    when asked for, `[DONE]`; `usage_on_finish` puts the usage on the finish chunk instead (Mistral's
-    framing, whatever the request asks)."""
-    odd = {"content_filter_results": _FILTER_RESULTS} if scenario.odd_blocks else {}
-
-    def chunk(delta: Mapping[str, Any], finish: str | None = None) -> dict[str, Any]:
-        out = chat_chunk(delta, finish, model=model)
-        out["choices"][0].update(odd)
-        return out
-
-    events: list[Mapping[str, Any] | str] = []
-    if scenario.odd_blocks:
-        events.append({**chat_chunk({}, model=model), "choices": [], "prompt_filter_results": _PROMPT_FILTER})
-    role: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
-    if scenario.refusal:
-        role = {"role": "assistant", "content": None, "refusal": ""}
-    events.append(chunk(role))
-    events += [chunk({"content": p}) for p in scenario.text]
-    events += [chunk({"refusal": p}) for p in scenario.refusal]
-    for i, call in enumerate(scenario.tool_calls):
-        head = {
-            "index": i,
-            "id": call.id,
-            "type": "function",
-            "function": {"name": call.name, "arguments": ""},
-        }
-        events.append(chunk({"tool_calls": [head]}))
-        for piece in split(call.arguments_json()):
-            events.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}))
-    usage = _usage(scenario)
-    finish = chunk({}, _finish(scenario))
-    if usage_on_finish and usage is not None:
-        finish["usage"] = usage
-    events.append(finish)
-    if include_usage and not usage_on_finish and usage is not None:
-        events.append({**chat_chunk({}, model=model), "choices": [], "usage": usage})
-    events.append("[DONE]")
-    return sse(events)
+    """The SSE events of `scenario` as api.openai.com streams it (`scenario.openai_chunks`)."""
+    return sse(
+        openai_chunks(
+            scenario, envelope=_envelope(model), include_usage=include_usage, usage_on_finish=usage_on_finish
+        )
+    )
 
 
 def scenario_body(scenario: ChatScenario, *, model: str = CHAT_MODEL) -> dict[str, Any]:
-    """`scenario` as one non-streamed `chat.completion` (OpenAI's CreateChatCompletionResponse)."""
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": scenario.whole_text or None,
-        "refusal": "".join(scenario.refusal) or None,
-    }
-    if scenario.tool_calls:
-        message["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json()}}
-            for c in scenario.tool_calls
-        ]
-    choice: dict[str, Any] = {
-        "index": 0,
-        "message": message,
-        "logprobs": None,
-        "finish_reason": _finish(scenario),
-    }
-    body: dict[str, Any] = {
-        "id": "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL",
-        "object": "chat.completion",
-        "created": _CREATED,
-        "model": model,
-        "choices": [choice],
-        "system_fingerprint": "fp_5050236cbd",
-    }
-    if scenario.odd_blocks:
-        message["annotations"] = []
-        choice["content_filter_results"] = _FILTER_RESULTS
-        body["prompt_filter_results"] = _PROMPT_FILTER
-    usage = _usage(scenario)
-    if usage is not None:
-        body["usage"] = usage
-    return body
+    """`scenario` as one non-streamed `chat.completion` (`scenario.openai_answer`)."""
+    return openai_answer(scenario, envelope=_envelope(model))
 
 
 def scenario_response(

@@ -2,12 +2,17 @@
 answer instead of a stream; it must give the caller exactly what the aggregated stream gives.
 
 For every provider with such a call (the OpenAI-compatible kit's providers, anthropic,
-amazonbedrock, googlevertexai) and every scenario of a table (plain and multi-part text, tool calls,
-finish reasons, stop sequences, content filters and refusals, usage present or absent, the vendor's
-documented odd content), the provider's wire-exact fake answers the same scenario in both of its
-vendor's forms; the host's answer through the non-streamed call and through the stream (the same
-provider without the call) must be equal field by field, except the fresh `id`/`created`, which must
-have the same shape. Errors (401, 429, 5xx with the vendor's bodies) must come out the same.
+amazonbedrock, googlevertexai, watsonxai) and every scenario of a table (plain and multi-part text,
+tool calls, finish reasons, stop sequences, content filters and refusals, usage present or absent,
+the vendor's documented odd content), the provider's wire-exact fake answers the same scenario in
+both of its vendor's forms; the host's answer through the non-streamed call and through the stream
+(the same provider without the call) must be equal field by field, except the fresh `id`/`created`,
+which must have the same shape. Errors (401, 429, 5xx with the vendor's bodies) must come out the
+same, and a whole answer is retried on 429/5xx until it arrives.
+
+Tool-call arguments: a vendor whose whole answer carries them as an object (Anthropic, Bedrock,
+Gemini) is compared as the same JSON value, since the host re-serialises the object and the stream
+relays the model's own text (the same whitespace in these fakes, not promised by the vendors).
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.scenario import ChatScenario, ScenarioToolCall
 from ai_connector.validation import ValidatedConnector, validate_connector
 
+CANARY = "canary-secret-0000"
+# Providers whose calls need an access token first (a 401 drops it): a queued answer would meet the
+# token exchange, so the token is fetched before each.
+TOKENED = ("googlevertexai", "watsonxai")
 WEATHER = ScenarioToolCall("call_weather_01", "get_weather", {"city": "Paris", "unit": "celsius"})
 TIME = ScenarioToolCall("call_time_02", "get_time", {"zone": "Europe/Paris", "nested": {"a": [1, 2]}})
 NOW = ScenarioToolCall("call_now_03", "now", {})
@@ -127,6 +136,14 @@ def _serve_vertex(server: FakeServer, scenario: ChatScenario) -> None:
     _testing("googlevertexai").FakeVertexAI(server).serve_scenario(scenario)
 
 
+_WATSONX_TOKENS: set[str] = set()  # the provider caches IAM tokens process-wide: every fake honours them
+
+
+def _serve_watsonx(server: FakeServer, scenario: ChatScenario) -> None:
+    fake = _testing("watsonxai").FakeWatsonx(server, api_key=CANARY)
+    fake.tokens, fake.scenario = _WATSONX_TOKENS, scenario
+
+
 def _openai_streams(request: RecordedRequest) -> bool:
     return bool(request.json().get("stream"))
 
@@ -157,6 +174,7 @@ ROWS: dict[str, Row] = {
     "nvidia": Row(_openai_family("nvidia"), _openai_streams, COMMON),
     "openshift_ai": Row(_openai_family("openshift_ai"), _openai_streams, COMMON),
     "hugging_face": Row(_openai_family("hugging_face"), _openai_streams, COMMON),
+    "watsonxai": Row(_serve_watsonx, lambda r: r.path.endswith("/chat_stream"), (*COMMON, CONTENT_FILTER)),
     "anthropic": Row(_serve_anthropic, _openai_streams, (*COMMON, *ANTHROPIC_ONLY), arguments_as_text=False),
     "amazonbedrock": Row(
         _serve_bedrock,
@@ -179,7 +197,7 @@ def connector_for(provider_id: str, url: str) -> ValidatedConnector:
         config: dict[str, Any] = {"url": url + "/v1", "model_id": "gpt-4o-mini"}
         secrets: dict[str, Any] = {"api_key": "canary-secret-0000"}
     else:
-        config, secrets = _testing(provider_id).connector(url, "chat_completion")
+        config, secrets = _testing(provider_id).connector(url, "chat_completion", secret=CANARY)
     if "rate_limit" in default_registry().get(provider_id).settings_schema["properties"]:
         config["rate_limit"] = {"requests_per_minute": 100_000}
     document = {
@@ -251,9 +269,15 @@ def assert_same(whole: Any, streamed: Any, *, arguments_as_text: bool) -> None:
         assert (a == b) if arguments_as_text else (json.loads(a) == json.loads(b))
 
 
+def settings(server: FakeServer, **options: Any) -> RuntimeSettings:
+    """The host's settings for these tests: watsonx's IAM is the fake's."""
+    iam = {"watsonxai": {"iam_url": f"{server.url}/identity/token"}}
+    return RuntimeSettings(provider_settings=iam, **options)
+
+
 @pytest.fixture
-async def runtime() -> Any:
-    async with Runtime(default_registry(), RuntimeSettings(max_attempts=1)) as rt:
+async def runtime(server: FakeServer) -> Any:
+    async with Runtime(default_registry(), settings(server, max_attempts=1)) as rt:
         yield rt
 
 
@@ -302,6 +326,17 @@ def _errors(provider_id: str) -> dict[int, FakeResponse]:
             429: FakeResponse.json(testing.resource_exhausted(), 429),
             500: FakeResponse.json(testing.internal_error(), 500),
         }
+    if provider_id == "watsonxai":
+        wx = _testing("watsonxai").watsonx_error
+        return {
+            401: wx(
+                401,
+                "authentication_token_not_valid",
+                "Failed to authenticate the request due to invalid token",
+            ),
+            429: wx(429, "too_many_requests", "Too many requests, please retry later"),
+            500: wx(500, "internal_error", "Internal server error"),
+        }
     testing = _testing("openai")
     return {
         401: testing.invalid_api_key_response("sk-wrong-key-0000000000000000"),
@@ -312,7 +347,15 @@ def _errors(provider_id: str) -> dict[int, FakeResponse]:
 
 ERROR_CASES = [
     pytest.param(pid, status, id=f"{pid}-{status}")
-    for pid in ("openai", "azureopenai", "mistral", "anthropic", "amazonbedrock", "googlevertexai")
+    for pid in (
+        "openai",
+        "azureopenai",
+        "mistral",
+        "anthropic",
+        "amazonbedrock",
+        "googlevertexai",
+        "watsonxai",
+    )
     for status in _errors(pid)
 ]
 
@@ -325,7 +368,7 @@ async def test_errors_are_the_same_either_way(
     connector = connector_for(provider_id, server.url)
     failures = []
     for each in (connector, streamed_only(connector)):
-        if provider_id == "googlevertexai":
+        if provider_id in TOKENED:
             await runtime.test(each)  # a token first (a 401 drops it), so the queued answer meets the call
         server.queue(_errors(provider_id)[status])
         failures.append(await outcome(runtime, each))
@@ -334,7 +377,9 @@ async def test_errors_are_the_same_either_way(
     assert_same(whole, streamed, arguments_as_text=True)
 
 
-@pytest.mark.parametrize("provider_id", ["openai", "anthropic", "amazonbedrock", "googlevertexai"])
+@pytest.mark.parametrize(
+    "provider_id", ["openai", "anthropic", "amazonbedrock", "googlevertexai", "watsonxai"]
+)
 async def test_a_failed_whole_answer_is_retried_until_it_arrives(
     server: FakeServer, provider_id: str
 ) -> None:
@@ -343,9 +388,8 @@ async def test_a_failed_whole_answer_is_retried_until_it_arrives(
     ROWS[provider_id].serve(server, COMMON[1])
     connector = connector_for(provider_id, server.url)
     errors = _errors(provider_id)
-    settings = RuntimeSettings(max_attempts=3)
-    async with Runtime(default_registry(), settings, random=lambda: 0.0) as runtime:
-        if provider_id == "googlevertexai":
+    async with Runtime(default_registry(), settings(server, max_attempts=3), random=lambda: 0.0) as runtime:
+        if provider_id in TOKENED:
             await runtime.test(connector)
         server.reset()
         for status in sorted(errors)[1:]:  # the retryable ones: 429 and a 5xx
