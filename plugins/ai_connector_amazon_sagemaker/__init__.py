@@ -302,6 +302,16 @@ async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ct
     return [result]
 
 
+async def chat_completion(
+    endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+) -> list[ChatChunk]:
+    """The same chat request through InvokeEndpoint (not streamed): the container's OpenAI
+    `chat.completion`, as the chunks its stream would carry."""
+    _api(endpoint)
+    answer = await _invoke(endpoint, openai_kit.chat_request_to_openai(request, stream=False), ctx)
+    return openai_kit.answer_chunks(answer, PROVIDER_ID)
+
+
 # ---------------------------------------------------------------------------------------------
 # InvokeEndpointWithResponseStream
 
@@ -390,6 +400,7 @@ PROVIDER = Provider(
     task_settings_schemas=dict.fromkeys(TaskType, TASK_SETTINGS),
     parse_error=runtime_error,
     chat_completion_stream=chat_completion_stream,
+    chat_completion=chat_completion,
     completion=completion,
     text_embedding=text_embedding,
     sparse_embedding=sparse_embedding,

@@ -2,12 +2,12 @@
 answer instead of a stream; it must give the caller exactly what the aggregated stream gives.
 
 For every provider with such a call (the OpenAI-compatible kit's providers, anthropic,
-amazonbedrock, googlevertexai, watsonxai) and every scenario of a table (plain and multi-part text,
-tool calls, finish reasons, stop sequences, content filters and refusals, usage present or absent,
-the vendor's documented odd content), the provider's wire-exact fake answers the same scenario in
-both of its vendor's forms; the host's answer through the non-streamed call and through the stream
-(the same provider without the call) must be equal field by field, except the fresh `id`/`created`,
-which must have the same shape. Errors (401, 429, 5xx with the vendor's bodies) must come out the
+amazonbedrock, googlevertexai, watsonxai, amazon_sagemaker) and every scenario of a table (plain
+and multi-part text, tool calls, finish reasons, stop sequences, content filters and refusals,
+usage present or absent, the vendor's documented odd content), the provider's wire-exact fake
+answers the same scenario in both of its vendor's forms; the host's answer through the
+non-streamed call and through the stream (the same provider without the call) must be equal field
+by field, except the fresh `id`/`created`, which must have the same shape. Errors (401, 429, 5xx with the vendor's bodies) must come out the
 same, and a whole answer is retried on 429/5xx until it arrives.
 
 Tool-call arguments: a vendor whose whole answer carries them as an object (Anthropic, Bedrock,
@@ -144,6 +144,10 @@ def _serve_watsonx(server: FakeServer, scenario: ChatScenario) -> None:
     fake.tokens, fake.scenario = _WATSONX_TOKENS, scenario
 
 
+def _serve_sagemaker(server: FakeServer, scenario: ChatScenario) -> None:
+    _testing("amazon_sagemaker").FakeSageMaker(server, secret=CANARY).scenario = scenario
+
+
 def _openai_streams(request: RecordedRequest) -> bool:
     return bool(request.json().get("stream"))
 
@@ -175,6 +179,7 @@ ROWS: dict[str, Row] = {
     "openshift_ai": Row(_openai_family("openshift_ai"), _openai_streams, COMMON),
     "hugging_face": Row(_openai_family("hugging_face"), _openai_streams, COMMON),
     "watsonxai": Row(_serve_watsonx, lambda r: r.path.endswith("/chat_stream"), (*COMMON, CONTENT_FILTER)),
+    "amazon_sagemaker": Row(_serve_sagemaker, lambda r: r.path.endswith("-response-stream"), KIT),
     "anthropic": Row(_serve_anthropic, _openai_streams, (*COMMON, *ANTHROPIC_ONLY), arguments_as_text=False),
     "amazonbedrock": Row(
         _serve_bedrock,

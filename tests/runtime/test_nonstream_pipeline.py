@@ -51,12 +51,11 @@ async def run(settings: RuntimeSettings, c: ValidatedConnector) -> Any:
 
 def test_which_built_in_chat_providers_answer_whole() -> None:
     """Every chat provider whose service has a non-streamed answer equal to its stream has the call;
-    Elastic's EIS `chat_completion` is stream-only (Elasticsearch's `_stream` API); SageMaker keeps
-    its stream here."""
+    Elastic's EIS `chat_completion` is stream-only (Elasticsearch's `_stream` API)."""
     registry = default_registry()
     chat = {p.id for p in registry if TaskType.CHAT_COMPLETION in p.task_types}
     whole = {pid for pid in chat if registry.get(pid).chat_completion is not None}
-    assert whole == chat - {"elastic", "amazon_sagemaker"}
+    assert whole == chat - {"elastic"}
     assert {
         "openai",
         "azureopenai",
