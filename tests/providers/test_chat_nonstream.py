@@ -7,8 +7,9 @@ and multi-part text, tool calls, finish reasons, stop sequences, content filters
 usage present or absent, the vendor's documented odd content), the provider's wire-exact fake
 answers the same scenario in both of its vendor's forms; the host's answer through the
 non-streamed call and through the stream (the same provider without the call) must be equal field
-by field, except the fresh `id`/`created`, which must have the same shape. Errors (401, 429, 5xx with the vendor's bodies) must come out the
-same, and a whole answer is retried on 429/5xx until it arrives.
+by field, except the fresh `id`/`created`, which must have the same shape. Errors (401, 429, 5xx
+with the vendor's bodies) must come out the same, and a whole answer is retried on 429/5xx until
+it arrives.
 
 Tool-call arguments: a vendor whose whole answer carries them as an object (Anthropic, Bedrock,
 Gemini) is compared as the same JSON value, since the host re-serialises the object and the stream
