@@ -2,6 +2,7 @@
 stream read and aggregated (the provider without that call), through the Python API.
 
     .venv/bin/python benchmarks/nonstream.py [--rounds 5] [--seconds 1.0]
+    .venv/bin/python benchmarks/nonstream.py --providers [--calls 200]
 
 The fake is `_fake_openai.py` in its own process (a plain asyncio protocol): model `bench-small`
 answers a short text (one content chunk streamed, or one small `chat.completion`), `bench-long` a
@@ -14,6 +15,12 @@ process over the requests), and the median over rounds of the paired ratios whol
 paths' answers are checked equal (content, finish reason; usage for the long answer: the fake's
 canned short ones report different counts) before measuring. Nothing is
 asserted: a benchmark.
+
+`--providers` compares the two forms for every provider with a non-streamed call (openai's wire for
+the kit, anthropic, amazonbedrock, googlevertexai, watsonxai, amazon_sagemaker): each fake's bytes
+for one scenario, replayed by an in-memory transport, decoded by the Runtime; client CPU per call
+(median of 5 alternated rounds). The wire is left out: a whole answer arrives when its stream would
+end, so the host's own work is what tells the forms apart.
 """
 
 from __future__ import annotations
@@ -158,13 +165,156 @@ def report(got: dict[tuple[str, int, str], list[Figure]]) -> None:
         print(line)
 
 
+# -- each provider's two forms, decoded by the host (--providers) ---------------------------------------
+#
+# The network is the same for both forms of an answer (a non-streamed answer arrives when its stream
+# would end), so what tells them apart per provider is the host's work on each: this runs the Runtime
+# on an in-memory httpx transport answering each provider's fake's pre-rendered bytes (rendered once
+# from one scenario, then replayed), and reports client CPU per call for the whole answer and for the
+# aggregated stream. The fake's own work happens once per form, outside the measure.
+
+BASE = "http://bench.invalid"
+
+
+def _fakes() -> dict[str, Callable[[Any, Any], None]]:
+    import importlib
+
+    def testing(pid: str) -> Any:
+        return importlib.import_module(f"ai_connector_{pid}.testing")
+
+    tokens: set[str] = set()  # the provider caches IAM tokens process-wide: every fake honours them
+
+    def watsonx(server: Any, scenario: Any) -> None:
+        fake = testing("watsonxai").FakeWatsonx(server, api_key=API_KEY)
+        fake.tokens, fake.scenario = tokens, scenario
+
+    def sagemaker(server: Any, scenario: Any) -> None:
+        testing("amazon_sagemaker").FakeSageMaker(server, secret=API_KEY).scenario = scenario
+
+    return {
+        "openai": lambda server, sc: testing("openai").serve_scenario(server, sc, r".*/chat/completions"),
+        "anthropic": lambda server, sc: testing("anthropic").serve_scenario(server, sc),
+        "amazonbedrock": lambda server, sc: setattr(
+            testing("amazonbedrock").FakeBedrock(server), "scenario", sc
+        ),
+        "googlevertexai": lambda server, sc: (
+            testing("googlevertexai").FakeVertexAI(server).serve_scenario(sc)
+        ),
+        "watsonxai": watsonx,
+        "amazon_sagemaker": sagemaker,
+    }
+
+
+def replaying_client(server: Any) -> Any:
+    """An httpx client whose transport answers from `server`'s routes, each distinct request line
+    rendered once and its bytes replayed."""
+    import inspect
+    import json as _json
+
+    import httpx
+
+    from ai_connector.testing import RecordedRequest
+
+    cache: dict[tuple[str, str, bool], tuple[int, list[tuple[bytes, bytes]], list[bytes]]] = {}
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        key = (request.method, str(request.url), b'"stream":true' in body.replace(b" ", b""))
+        if key not in cache:
+            recorded = RecordedRequest(
+                method=request.method,
+                path=request.url.path,
+                query_string=request.url.query.decode(),
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=body,
+                raw_path=request.url.raw_path.decode().split("?")[0],
+            )
+            handler = server._find(recorded)
+            answer = handler(recorded)
+            answer = await answer if inspect.isawaitable(answer) else answer
+            if answer.chunks is not None:
+                parts = [c.encode() if isinstance(c, str) else bytes(c) for c in answer.chunks]
+            elif isinstance(answer.body, bytes | str):
+                parts = [answer.body.encode() if isinstance(answer.body, str) else answer.body]
+            else:
+                parts = [_json.dumps(answer.body).encode()]
+            cache[key] = (answer.status, answer._header_list(), parts)
+        status, headers, parts = cache[key]
+
+        async def stream() -> Any:
+            for part in parts:
+                yield part
+
+        return httpx.Response(status, headers=headers, content=stream())
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handle))
+
+
+async def provider_costs(calls: int) -> None:
+    import importlib
+
+    from ai_connector.manager import default_registry
+    from ai_connector.runtime import Runtime, RuntimeSettings
+    from ai_connector.testing import FakeServer
+    from ai_connector.testing.scenario import ChatScenario
+    from ai_connector.validation import validate_connector
+
+    scenarios = {
+        "short": ChatScenario("short", text=("Hello! How can I help you today?",)),
+        "long": ChatScenario("long", text=tuple(f"word{i} " for i in range(200))),
+    }
+    head = f"{'provider':16} {'answer':6} {'whole us':>9} {'stream us':>9} {'whole/stream':>12}"
+    print(head + "  (client CPU per call)")
+    for pid, serve in _fakes().items():
+        for answer, scenario in scenarios.items():
+            server = FakeServer()  # never started: its routes answer through the replaying transport
+            serve(server, scenario)
+            config, secrets = importlib.import_module(f"ai_connector_{pid}.testing").connector(
+                BASE, "chat_completion", secret=API_KEY
+            )
+            if "rate_limit" in default_registry().get(pid).settings_schema["properties"]:
+                config["rate_limit"] = {"requests_per_minute": 100_000_000}  # not the limiter's wait
+            document = {
+                "name": "bench",
+                "config": {"provider": pid, "taskType": "chat_completion", "providerConfig": config},
+                "secrets": {"providerSecrets": secrets},
+            }
+            whole = validate_connector(document, default_registry(), connector_id=f"bench-{pid}")
+            stream = dataclasses.replace(
+                whole, provider=dataclasses.replace(whole.provider, chat_completion=None)
+            )
+            settings = RuntimeSettings(provider_settings={"watsonxai": {"iam_url": f"{BASE}/identity/token"}})
+            async with Runtime(default_registry(), settings, client=replaying_client(server)) as runtime:
+                params = {"body": {"messages": [{"role": "user", "content": "Hello world"}]}}
+                costs: dict[str, list[float]] = {"whole": [], "stream": []}
+                for c in (whole, stream):  # warm-up: tokens, caches, the replay
+                    await runtime.execute(c, "unified_completion", params)
+                for r in range(5):
+                    for name in ("whole", "stream") if r % 2 == 0 else ("stream", "whole"):
+                        c = whole if name == "whole" else stream
+                        cpu = time.process_time()
+                        for _ in range(calls):
+                            await runtime.execute(c, "unified_completion", params)
+                        costs[name].append((time.process_time() - cpu) / calls * 1e6)
+            w, s = statistics.median(costs["whole"]), statistics.median(costs["stream"])
+            ratio = statistics.median(a / b for a, b in zip(costs["whole"], costs["stream"], strict=True))
+            print(f"{pid:16} {answer:6} {w:>9.0f} {s:>9.0f} {ratio:>11.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--providers", action="store_true", help="each provider's two forms, decoded in memory (no wire)"
+    )
+    parser.add_argument("--calls", type=int, default=200, help="calls per round with --providers")
     args = parser.parse_args()
+    if args.providers:
+        asyncio.run(provider_costs(args.calls))
+        return
     port = free_port()
     fake = subprocess.Popen([sys.executable, str(HERE / "_fake_openai.py"), str(port)])
     try:
