@@ -2,12 +2,14 @@
 fail any test that lets a canary secret escape (tests/canaries.py).
 
 The canary check covers, for every test: its captured logs, stdout and stderr, its failure text,
-every answer an in-process HTTP API app sends, and the stored plaintext (SQLite files, audit and
-other logs) under its tmp_path.
+every answer an in-process HTTP API app sends, every record the package's and httpx's loggers make
+at any level (DEBUG included, whether or not a handler would show it), and the stored plaintext
+(SQLite files, audit and other logs) under its tmp_path.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -58,8 +60,34 @@ def _watch_api_answers() -> None:
     FastAPI._canary_watched = True  # type: ignore[attr-defined]
 
 
+class _CanaryLogWatch(logging.Handler):
+    """Sees every record of the loggers it is attached to, at every level, and reports a canary in
+    its message, arguments or exception text (records below WARNING are never shown otherwise)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record whose arguments do not format: check them as they are
+            text = f"{record.msg} {record.args}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {record.exc_info[1]!r} {record.exc_info[1]}"
+        hit = find_canary(text)
+        if hit:
+            _LEAKS.append(f"logger {record.name} ({record.levelname}) recorded {hit}")
+
+
+def _watch_logs() -> None:
+    """Every record of the package's loggers and httpx's, DEBUG included."""
+    watch = _CanaryLogWatch(logging.DEBUG)
+    for name in ("ai_connector", "httpx"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(watch)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _watch_api_answers()
+    _watch_logs()
 
 
 @pytest.fixture(autouse=True)

@@ -40,6 +40,7 @@ __all__ = [
     "ai_connector_providers",
     "custom_provider",
     "custom_settings_schema",
+    "query_pairs",
 ]
 
 CUSTOM_TASK_TYPES = frozenset(
@@ -69,8 +70,9 @@ def _path(title: str, description: str, task: str) -> dict[str, Any]:
 
 
 def custom_settings_schema() -> dict[str, Any]:
-    """The `custom` service's settings as ES defines them; `query_parameters` is a key -> value map
-    here (ES takes a list of pairs, which the schema language has no field type for)."""
+    """The `custom` service's settings as ES defines them (CustomServiceSettings, QueryParameters):
+    `query_parameters` a list of `[key, value]` pairs (order kept, a key may repeat), `batch_size`
+    a positive integer, and for text_embedding `similarity`, `dimensions`, `max_input_tokens`."""
     parser = fields.schema(
         {
             "text_embeddings": _path("Text embeddings", "Path to the embeddings.", "text_embedding"),
@@ -98,8 +100,12 @@ def custom_settings_schema() -> dict[str, Any]:
         {
             "url": fields.url("The URL the request is sent to; may hold ${placeholders}."),
             "headers": _str_map("Headers", "Headers of the request; values may hold ${placeholders}."),
-            "query_parameters": _str_map(
-                "Query parameters", "Query parameters; values may hold ${placeholders}."
+            "query_parameters": fields.field(
+                "array",
+                "Query parameters",
+                'The query string as [key, value] pairs, e.g. [["version", "${api_version}"]]; '
+                "values may hold ${placeholders}.",
+                items={"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
             ),
             "request": fields.field(
                 "string",
@@ -111,6 +117,29 @@ def custom_settings_schema() -> dict[str, Any]:
             "input_type": input_type,
             "dimensions": fields.field(
                 "integer", "Dimensions", "The embeddings' size.", **{"x-task-types": ["text_embedding"]}
+            ),
+            "similarity": fields.field(
+                "string",
+                "Similarity",
+                "The similarity measure of the embeddings (for the index that stores them).",
+                enum=["cosine", "dot_product", "l2_norm"],
+                **{"x-task-types": ["text_embedding"]},
+            ),
+            "max_input_tokens": fields.field(
+                "integer",
+                "Maximum input tokens",
+                "The most tokens one input may have.",
+                minimum=1,
+                **{"x-task-types": ["text_embedding"]},
+            ),
+            # Elasticsearch batches its chunked (semantic_text) inference by it; a direct call, as
+            # Kibana makes, sends every input in one request, as `_inference` does.
+            "batch_size": fields.field(
+                "integer",
+                "Batch size",
+                "Inputs per request when Elasticsearch chunks a document's text (default 10).",
+                minimum=1,
+                default=10,
             ),
             "rate_limit": fields.rate_limit(),
         },
@@ -135,6 +164,16 @@ def _task_settings_schema() -> dict[str, Any]:
         additionalProperties={"type": "string"},
     )
     return fields.schema({"parameters": params})
+
+
+def query_pairs(spec: Spec) -> list[tuple[str, str]]:
+    """A spec's query parameters as (key, value) pairs: ES's list of pairs, or a provider file's
+    key -> value table."""
+    given = spec.get("query_parameters") or ()
+    pairs = list(given.items()) if isinstance(given, Mapping) else list(given)
+    if not all(isinstance(p, list | tuple) and len(p) == 2 for p in pairs):
+        raise ValueError("query_parameters must be [key, value] pairs")
+    return [(str(k), str(v)) for k, v in pairs]
 
 
 def _settings_spec(endpoint: InferenceEndpoint) -> Spec:
@@ -171,10 +210,10 @@ class CustomCalls:
                 k: substitute(str(v), values, f"header.{k}", as_json=False)
                 for k, v in (spec.get("headers") or {}).items()
             }
-            params = {
-                k: substitute(str(v), values, f"query parameters: [{k}]", as_json=False)
-                for k, v in (spec.get("query_parameters") or {}).items()
-            }
+            params = [
+                (k, substitute(v, values, f"query parameters: [{k}]", as_json=False))
+                for k, v in query_pairs(spec)
+            ]
             body = substitute(
                 str(spec.get("request") or ""), {**values, **body_values}, "request", as_json=True
             )

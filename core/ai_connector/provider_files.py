@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_connector import fields
-from ai_connector.custom_service import CUSTOM_TASK_TYPES, PARSER_KEYS, CustomCalls
+from ai_connector.custom_service import CUSTOM_TASK_TYPES, PARSER_KEYS, CustomCalls, query_pairs
 from ai_connector.hookspecs import hookimpl
 from ai_connector.openai_service import OpenAICompatible
 from ai_connector.templates import leftover_placeholder
@@ -185,9 +185,7 @@ def _check_placeholders(spec: Mapping[str, Any], defined: set[str], where: str) 
     """Every `${name}` in the templates is a declared field (or, in the body, a request value)."""
     texts: list[tuple[str, str, set[str]]] = [("url", str(spec["url"]), defined)]
     texts += [(f"headers.{k}", str(v), defined) for k, v in (spec.get("headers") or {}).items()]
-    texts += [
-        (f"query_parameters.{k}", str(v), defined) for k, v in (spec.get("query_parameters") or {}).items()
-    ]
+    texts += [(f"query_parameters.{k}", v, defined) for k, v in query_pairs(spec)]
     texts.append(("request", str(spec["request"]), defined | _BODY_PLACEHOLDERS))
     for name, text, known in texts:
         rest = text

@@ -563,9 +563,10 @@ def validate_connector(
 
 
 def _field_in(url: str, settings: Mapping[str, Any]) -> str:
-    """The setting a provider built `url` from: the longest string value it contains (else `url`)."""
-    found = [(len(v), k) for k, v in settings.items() if isinstance(v, str) and v and v in url]
-    return max(found)[1] if found else "url"
+    """The setting `url`'s host came from: the longest value in its authority, else in it, else `url`."""
+    host = url.partition("//")[2].partition("/")[0]  # no parser: `url` may not parse
+    found = [(v in host, len(v), k) for k, v in settings.items() if v and isinstance(v, str) and v in url]
+    return max(found)[2] if found else "url"
 
 
 def _flat_secrets(values: Mapping[str, Any]) -> dict[str, str]:
@@ -586,12 +587,13 @@ def check_urls(connector: ValidatedConnector, policy: UrlPolicy, host_settings: 
     errors: dict[str, FieldError] = {}  # one per field, however many URLs a provider builds from it
     settings = connector.config.get("providerConfig", {})
     for url in connector.provider.urls(connector.endpoint(), host_settings):
+        # A URL built from settings (a host-name field, a template) meets a URL field's rules; a
+        # malformed one is named by its fault, never echoed (CR/LF would break a log line).
+        problem = url_problem(url)
         name = _field_in(url, settings)
-        if name in errors or policy.is_allowed(url):
+        if name in errors or (problem is None and policy.is_allowed(url)):
             continue
         label = _label_at(connector.provider.settings_schema, [name]) or name
-        # A malformed URL is named by its fault, never echoed (CR/LF would break a log line).
-        problem = url_problem(url)
         why = f"{label} {problem}" if problem else HostNotAllowedError.message_for(url)
         errors[name] = FieldError(f"config.providerConfig.{name}", name, label, why)
     if errors:

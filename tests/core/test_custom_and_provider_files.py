@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from ai_connector.context import CallContext
@@ -107,7 +108,7 @@ async def test_custom_rerank_fills_the_templates_and_reads_the_paths(
         {
             "url": server.url + "/rerank",
             "headers": {"Authorization": "Bearer ${api_key}"},
-            "query_parameters": {"version": "${api_version}"},
+            "query_parameters": [["version", "${api_version}"], ["version", "v2"]],
             "request": '{"model": ${model}, "query": ${query}, "documents": ${input}, "top_n": ${top_n}}',
             "response": {
                 "json_parser": {
@@ -124,7 +125,9 @@ async def test_custom_rerank_fills_the_templates_and_reads_the_paths(
     assert sent.json() == {"model": "rerank-2", "query": "q", "documents": ["a", "b"], "top_n": 2}
     assert sent.headers["authorization"] == f"Bearer {SECRET}"
     assert sent.headers["content-type"] == "application/json"  # ES's default
-    assert sent.query == {"version": "2024-01"}
+    # ES's query_parameters is a list of [key, value] pairs (QueryParameters.java): order kept and
+    # a key may repeat, which a map could not say.
+    assert sent.query_string == "version=2024-01&version=v2"
 
 
 async def test_custom_embeddings_completion_and_sparse(server: FakeServer, ctx: CallContext) -> None:
@@ -357,3 +360,26 @@ def test_ai_connector_plugins_reports_a_malformed_file_with_the_file_and_the_rea
     assert bad["status"] == "failed"
     assert f"{folder / 'bad.toml'}: templates is missing" in bad["error"]
     assert plugins["openai"]["status"] == "active"  # the host keeps working
+
+
+def test_custom_settings_take_elasticsearch_shapes() -> None:
+    """CustomServiceSettings.java: `query_parameters` a list of string pairs, `batch_size` a
+    positive integer (default 10), `similarity` one of cosine/dot_product/l2_norm."""
+    from ai_connector.custom_service import custom_settings_schema, query_pairs
+
+    schema = custom_settings_schema()
+    props = schema["properties"]
+    validator = jsonschema.Draft202012Validator(schema)
+    base = {"url": "https://x.example/embed", "request": "{}", "response": {"json_parser": {}}}
+    assert not list(validator.iter_errors({**base, "query_parameters": [["a", "1"], ["a", "2"]]}))
+    assert list(validator.iter_errors({**base, "query_parameters": [["a"]]}))
+    assert list(validator.iter_errors({**base, "query_parameters": {"a": "1"}}))
+    assert list(validator.iter_errors({**base, "batch_size": 0}))
+    assert list(validator.iter_errors({**base, "similarity": "manhattan"}))
+    assert not list(validator.iter_errors({**base, "batch_size": 32, "similarity": "cosine"}))
+    assert props["batch_size"]["default"] == 10
+    assert props["similarity"]["x-task-types"] == ["text_embedding"]
+    # a provider file may keep a key -> value table; anything else is refused with the field's name
+    assert query_pairs({"query_parameters": {"v": "1"}}) == [("v", "1")]
+    with pytest.raises(ValueError, match="query_parameters"):
+        query_pairs({"query_parameters": [["only-a-key"]]})

@@ -21,6 +21,9 @@ SECRET = canary_secret("inner")
 def test_a_log_line():
     logging.getLogger("ai_connector.x").warning("calling with %s", SECRET)
 
+def test_a_debug_log_line():
+    logging.getLogger("ai_connector.provider.x").debug("headers %s", {"authorization": SECRET})
+
 def test_stdout():
     print("key:", SECRET)
 
@@ -48,9 +51,11 @@ def test_each_escape_route_fails_its_test(pytester: pytest.Pytester) -> None:
         shutil.copy(TESTS / name, pytester.path / name)
     pytester.makepyfile(test_leaks=LEAKY_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "asyncio_mode=auto")
-    # The API and stored-plaintext checks run at teardown: their tests pass, then error.
-    result.assert_outcomes(passed=3, failed=3, errors=2)
+    # The API, stored-plaintext and log-record checks run at teardown: their tests pass, then error
+    # (a log line also fails its call phase, as the captured log shows it).
+    result.assert_outcomes(passed=3, failed=4, errors=4)
     text = result.stdout.str()
     assert "canary secret escaped into the call phase's logs or output" in text
     assert "answered with sk-canary-inner-" in text
     assert "audit.log stores sk-canary-inner-" in text
+    assert "logger ai_connector.provider.x (DEBUG) recorded sk-canary-inner-" in text

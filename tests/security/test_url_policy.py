@@ -158,3 +158,38 @@ async def test_a_connector_saved_before_the_list_narrowed_never_reaches_a_refuse
             assert r.status_code == 200, r.text
             assert r.json()["status"] == "error", r.text
         assert len(fake.requests) == saved  # not one request at run time
+
+
+# Services configured by a host name build their URLs from it (watsonx: https://<url>/ml/v1/text/...,
+# IbmWatsonxEmbeddingsModel.buildUri; AlibabaCloud: <http_schema>://<host>/v3/openapi/...): the URLs
+# they build meet the same save-time rules, the fault named on the host-name field.
+HOST_FIELDS = {"watsonxai": "url", "alibabacloud-ai-search": "host"}
+HOST_REFUSED = [
+    ("api.example.com@evil.example", USERINFO),
+    ("user:pw@api.example.com", USERINFO),
+    ("api.example.com\r\nX-Injected: 1", CONTROL),
+    ("api.example.com /", CONTROL),
+    ("evil.example", NOT_LISTED),
+    ("127.1", NOT_LISTED),
+]
+
+
+@pytest.mark.parametrize("provider", sorted(HOST_FIELDS))
+async def test_host_name_fields_meet_the_url_rules_at_save(open_api: Any, provider: str) -> None:
+    api = await open_api(ALLOWED + ",iam.cloud.ibm.com")  # watsonx's key exchange
+    field = HOST_FIELDS[provider]
+    document = connector_document(builtin_registry().get(provider))
+    settings = document["config"]["providerConfig"]
+    settings[field] = "api.example.com"
+    ok = await api.post("/api/actions/connector", headers=HEADERS, json=document)
+    assert ok.status_code == 200, ok.text
+    for host, reason in HOST_REFUSED:
+        settings[field] = host
+        r = await api.post("/api/actions/connector", headers=HEADERS, json=document)
+        assert r.status_code == 400, (host, r.text)
+        errors = r.json()["attributes"]["errors"]
+        assert [e["path"] for e in errors] == [f"config.providerConfig.{field}"], (host, errors)
+        assert reason in errors[0]["message"], (host, errors)
+        assert "\r" not in r.text and "\n" not in errors[0]["message"]
+    listed = await api.get("/api/actions/connectors", headers=HEADERS)
+    assert len(listed.json()) == 1  # only the good one was stored

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -456,7 +455,9 @@ class Runtime:
     def _stream_identity(prepared: _Prepared, request: ChatRequest) -> tuple[str, str, int]:
         """(id, model, created) for the chunks of one stream: a fresh `chatcmpl-` id, the request's
         model or the connector's, and the wall-clock start."""
-        return "chatcmpl-" + os.urandom(12).hex(), request.model or prepared.model, int(time.time())
+        # A label, not a secret: the seeded PRNG, not a system call per stream.
+        stream_id = f"chatcmpl-{_random.getrandbits(96):024x}"
+        return stream_id, request.model or prepared.model, int(time.time())
 
     async def _complete_chat(
         self, prepared: _Prepared, request: ChatRequest, ctx: CallContext, budget: float

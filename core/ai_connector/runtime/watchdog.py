@@ -56,7 +56,7 @@ class StreamWatchdog:
             raise self._error("duration")
         if self._handle is None:
             self._handle = loop.call_at(min(now + self._idle, self._deadline), self._check)
-        task = asyncio.current_task()
+        task = asyncio.current_task(loop)  # with the loop given: no running-loop lookup per chunk
         cancelling = task.cancelling() if task is not None else 0
         self._task = task
         try:
