@@ -96,12 +96,15 @@ async def test_an_answer_past_the_aggregated_cap_fails_the_same_either_way(serve
     assert whole.message == streamed.message and "max_aggregated_bytes" in whole.message
 
 
-async def test_a_body_past_even_the_whole_answer_cap_is_refused(server: FakeServer) -> None:
+async def test_a_body_past_even_the_whole_answer_cap_is_refused_as_the_aggregate(server: FakeServer) -> None:
+    """A body past `answer_body_cap` is not read further; the error names the limit to raise (the
+    aggregate's, from which the body cap is derived), as the stream path's does."""
     server.add("POST", "/v1/chat/completions", FakeResponse.json({"pad": "x" * 9000}))
-    result = await run(
-        RuntimeSettings(max_response_bytes=1000, max_aggregated_bytes=1000), connector(server.url)
-    )
-    assert isinstance(result, ResponseTooLargeError) and "max_response_bytes" in result.message
+    settings = RuntimeSettings(max_response_bytes=1000, max_aggregated_bytes=1000)
+    assert answer_body_cap(1000, 1000) < 9000
+    result = await run(settings, connector(server.url))
+    assert isinstance(result, ResponseTooLargeError) and "max_aggregated_bytes" in result.message
+    assert "1000 characters" in result.message
 
 
 async def test_a_slow_whole_answer_has_no_idle_clock(server: FakeServer) -> None:

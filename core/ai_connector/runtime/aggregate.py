@@ -108,11 +108,16 @@ class ChatAggregator:
     def _grow(self, size: int) -> None:
         self._size += size
         if self.max_size is not None and self._size > self.max_size:
-            raise ResponseTooLargeError(
-                f"{self.provider}: the aggregated answer exceeds the host's limit of {self.max_size} "
-                "characters (max_aggregated_bytes)",
-                provider=self.provider,
-            )
+            raise self.too_large_error()
+
+    def too_large_error(self) -> ResponseTooLargeError:
+        """The error of an answer past `max_size` (also raised for a whole answer's body past
+        `answer_body_cap`, which only an answer past `max_size` or a padded body reaches)."""
+        return ResponseTooLargeError(
+            f"{self.provider}: the aggregated answer exceeds the host's limit of {self.max_size} "
+            "characters (max_aggregated_bytes)",
+            provider=self.provider,
+        )
 
     def token_limit_error(self) -> TokenLimitReachedError:
         """The error Kibana raises for `finish_reason: "length"`, with the figures known so far."""

@@ -23,6 +23,7 @@ from ai_connector.errors import (
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
+    ResponseTooLargeError,
 )
 from ai_connector.http import build_client
 from ai_connector.redaction import RedactingLogger, Redactor
@@ -506,7 +507,11 @@ class Runtime:
         assert call is not None
         settings = self.settings
         ctx.max_response_bytes = answer_body_cap(settings.max_aggregated_bytes, settings.max_response_bytes)
-        for chunk in await self._attempts(prepared, ctx, budget, call, prepared.endpoint, request, ctx):
+        try:
+            chunks = await self._attempts(prepared, ctx, budget, call, prepared.endpoint, request, ctx)
+        except ResponseTooLargeError:  # the body past answer_body_cap: the aggregate's limit, named so
+            raise aggregator.too_large_error() from None
+        for chunk in chunks:
             aggregator.add(chunk)
         return aggregator.result()
 
