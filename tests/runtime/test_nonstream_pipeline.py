@@ -173,3 +173,13 @@ async def test_a_spent_quota_is_not_retried_and_a_5xx_is(server: FakeServer) -> 
     server.queue(openai_testing.server_error_response(), times=2)
     answer = await run(RuntimeSettings(max_attempts=3), connector(server.url))
     assert answer["choices"][0]["message"]["content"] == "ok" and len(server.requests) == 3
+
+
+def test_a_provider_file_or_kit_provider_may_keep_the_stream() -> None:
+    """`whole_chat = false` (a provider file's key, `OpenAICompatible`'s field) keeps the stream for a
+    server whose whole answer differs; the default asks for the whole answer."""
+    from ai_connector.provider_files import parse_provider
+
+    text = "id = 'acme'\nname = 'Acme'\nkind = 'openai'\nbase_url = 'https://acme.example/v1'\n"
+    assert parse_provider(text, "acme.toml").chat_completion is not None
+    assert parse_provider(text + "whole_chat = false\n", "acme.toml").chat_completion is None
