@@ -250,4 +250,5 @@ async def test_sse_events_do_not_depend_on_how_the_bytes_are_split(seed: int) ->
         ("delta", '{"a": 1}\nsecond line', None, None),
         ("message", "é ü 漢", "7", 150),
         ("message", "\n two spaces", "7", None),
+        ("message", "cut off at the end", "7", None),  # its line whole, its blank line missing: kept
     ]

@@ -363,7 +363,7 @@ class CallContext:
         json: Any = None,
         content: bytes | str | None = None,
         data: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: exchange.QueryParams | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | float | None = None,
     ) -> httpx.Response:
@@ -410,7 +410,7 @@ class CallContext:
         *,
         json: Any = None,
         content: bytes | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: exchange.QueryParams | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: httpx.Timeout | float | None = None,
     ) -> AbstractAsyncContextManager[httpx.Response]:
@@ -451,7 +451,7 @@ class CallContext:
         json: Any = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: exchange.QueryParams | None = None,
     ) -> Any:
         """Send `json` (or raw `content`) and return the parsed JSON answer; an error status raises
         the calling provider's typed error (its `parse_error`), redacted."""
@@ -466,7 +466,7 @@ class CallContext:
         *,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: exchange.QueryParams | None = None,
     ) -> AbstractAsyncContextManager[AsyncIterator[ServerSentEvent]]:
         """`async with ctx.open_sse("POST", url, json=body) as events:` the stream's server-sent
         events; an error status raises the calling provider's typed error on entry."""

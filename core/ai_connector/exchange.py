@@ -10,7 +10,7 @@ without one), `_read_whole()`, `_error_body()` and `_events()`: the same caps an
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ai_connector.calling import current_caller
@@ -44,7 +44,10 @@ class CallContext(Protocol):
     def _events(self, answer: Answer) -> AsyncIterator[ServerSentEvent]: ...
 
 
-__all__ = ["error_message", "open_sse", "parse_error_generic", "send_json"]
+__all__ = ["QueryParams", "error_message", "open_sse", "parse_error_generic", "send_json"]
+
+# A query string as httpx takes it: a mapping, or (key, value) pairs when order or a repeated key matters.
+QueryParams = Mapping[str, Any] | Sequence[tuple[str, str]]
 
 
 def error_message(body: bytes | str) -> str | None:
@@ -88,7 +91,7 @@ async def send_json(
     json: Any = None,
     content: bytes | None = None,
     headers: Mapping[str, str] | None = None,
-    params: Mapping[str, Any] | None = None,
+    params: QueryParams | None = None,
 ) -> Any:
     """Send `json` (or raw `content`, e.g. a signed body) and return the parsed JSON answer; an
     error status raises the provider's typed error, a success that is not JSON an InvalidResponseError."""
@@ -143,7 +146,7 @@ def open_sse(
     *,
     json: Any = None,
     headers: Mapping[str, str] | None = None,
-    params: Mapping[str, Any] | None = None,
+    params: QueryParams | None = None,
 ) -> _SSE:
     """Open a server-sent-event stream: `async with open_sse(...) as events`; an error status raises
     the provider's typed error on entry, a connection that breaks off StreamInterruptedError."""

@@ -65,6 +65,7 @@ class OpenAICompatible:
     description: str = ""
     docs_url: str | None = None
     default_requests_per_minute: Mapping[TaskType, int] = field(default_factory=dict)
+    chat_options: frozenset[str] = frozenset({"user"})  # OpenAI's chat body carries `user` (chat_body)
 
     # -- declaration --------------------------------------------------------------------------------
     def settings_schema(self) -> dict[str, Any]:
@@ -297,6 +298,7 @@ class OpenAICompatible:
             default_requests_per_minute=self.default_requests_per_minute,
             description=self.description or f"{self.name}, an OpenAI-compatible API.",
             docs_url=self.docs_url,
+            chat_options=self.chat_options,
         )
 
 

@@ -41,6 +41,7 @@ from ai_connector.errors import (
     ProviderError,
     ProviderServerError,
     RateLimitError,
+    ResponseTooLargeError,
     StreamInterruptedError,
     error_for_status,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "RateLimitError",
     "RerankRequest",
     "RerankResult",
+    "ResponseTooLargeError",
     "SparseEmbeddingRequest",
     "StreamInterruptedError",
     "TaskType",

@@ -1,7 +1,18 @@
 """A server-sent events parser (WHATWG rules) over an httpx response, shared by every SSE provider.
 
 LF, CRLF and CR line ends; `:` comment lines ignored; several `data:` lines joined by `\\n`; a blank
-line dispatches; an event cut off by the end of the stream is dropped, as the spec says.
+line dispatches.
+
+At the end of the stream (`close()`), one deliberate difference from the spec: an event whose lines
+all arrived whole but which no blank line followed is dispatched. WHATWG HTML's "Interpreting an
+event stream" discards it ("Once the end of the file is reached, any pending data must be
+discarded"), which suits a browser's EventSource: it reconnects and resumes after the last dispatched
+id. A provider's body is never resumed, and servers do end it right after their last event's lines:
+the transcripts on Anthropic's "Streaming Messages" page end `message_stop` and the mid-stream `error`
+event with a single line end; dropping such an event turns a whole answer (or a provider's error)
+into an interrupted stream, and a final `data: [DONE]` without its blank line into a missing one. An
+event whose last line has no line end at all is still discarded, as that line may be cut short.
+(openai-python's SSEDecoder follows the spec and drops both; it can, as it does not require `[DONE]`.)
 
 Linear in the stream's length however it is split: a line still without its end is kept as a list
 of parts and joined once, when its end arrives. A line longer than `max_line` or an event whose data
@@ -102,6 +113,20 @@ class SSEDecoder:
                 self._line(line)
         return out
 
+    def close(self) -> list[ServerSentEvent]:
+        """The end of the stream: the last event if its lines arrived whole without a blank line after
+        them (see the module docstring); an event whose last line has no line end is discarded."""
+        parts = self._parts
+        out: list[ServerSentEvent] = []
+        if parts and parts[-1].endswith("\r"):  # a CR held back as maybe half a CRLF did end its line
+            out = self.feed("\n")
+        if not parts and self._data:
+            out.extend(self.feed("\n"))
+        parts.clear()
+        self._pending = 0
+        self._data, self._size, self._event = [], 0, None
+        return out
+
     def _add_data(self, value: str) -> None:
         self._size += len(value) + 1
         if self._size > self._max_event:
@@ -155,6 +180,7 @@ class _EventStream:
             except StopAsyncIteration:
                 self._done = True
                 ready.extend(self._sse.feed(self._decode(b"", True)))
+                ready.extend(self._sse.close())
                 continue
             except BaseException:
                 self._done = True
@@ -180,3 +206,4 @@ def iter_sse_text(text: str | Iterable[str]) -> Iterator[ServerSentEvent]:
     parts = [text] if isinstance(text, str) else text
     for part in parts:
         yield from sse.feed(part)
+    yield from sse.close()

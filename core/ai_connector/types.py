@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ai_connector.context import CallContext
 
 __all__ = [
+    "CHAT_OPTIONS",
     "MINIMAL_TEST_REQUESTS",
     "ChatChunk",
     "ChatRequest",
@@ -332,6 +333,10 @@ CALL_FOR_TASK: Mapping[TaskType, str] = MappingProxyType(
 )
 
 
+# The optional ChatRequest fields a provider may or may not carry to its service (Provider.chat_options).
+CHAT_OPTIONS = frozenset({"user", "metadata"})
+
+
 # The coroutine calls bound to their provider (see ai_connector.calling); the chat stream is bound apart.
 _BOUND_CALLS = (
     "test",
@@ -420,6 +425,10 @@ class Provider:
     description: str = ""
     docs_url: str | None = None
     api_version: int = 1
+    chat_options: frozenset[str] = frozenset()
+    """The optional `ChatRequest` fields (of CHAT_OPTIONS: `user`, `metadata`) this provider carries to
+    its service, as it is or in the service's own field (Anthropic's `metadata.user_id`); the
+    OpenAI-compatible route refuses one that is not listed rather than let it drop silently."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _PROVIDER_ID.match(self.id):
@@ -444,6 +453,12 @@ class Provider:
             MappingProxyType({TaskType(k): _freeze(v) for k, v in self.task_settings_schemas.items()}),
         )
         object.__setattr__(self, "host_settings_env", MappingProxyType(dict(self.host_settings_env)))
+        options = frozenset(self.chat_options)
+        if not options <= CHAT_OPTIONS:
+            raise ValueError(
+                f"provider {self.id!r} declares unknown chat options {sorted(options - CHAT_OPTIONS)}"
+            )
+        object.__setattr__(self, "chat_options", options)
         object.__setattr__(
             self,
             "default_requests_per_minute",

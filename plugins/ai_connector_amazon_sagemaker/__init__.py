@@ -409,6 +409,7 @@ PROVIDER = Provider(
     on_save=on_save,
     description="A model behind an Amazon SageMaker endpoint (OpenAI or Elasticsearch payloads).",
     docs_url="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html",
+    chat_options=frozenset({"user"}),  # the chat body is OpenAI's (openai_kit), `user` included
 )
 
 

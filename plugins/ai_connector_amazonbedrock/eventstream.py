@@ -1,19 +1,31 @@
 """Reading `application/vnd.amazon.eventstream` bodies (Bedrock ConverseStream) with botocore's parser.
 
-botocore's `EventStreamBuffer` does the framing and checks both CRCs; this module feeds it the
-response's bytes, keeps count of what it has not yet framed (a stream that ends mid-frame was cut),
-and turns its parse failures into the plugin API's typed errors. botocore is imported on first use.
+This module frames the response's bytes by each message's prelude (refusing a declared length past
+AWS's message limit with the host's size-cap error, and a prelude whose CRC is wrong), keeps what it
+has not yet framed (a stream that ends mid-frame was cut), and hands botocore's `EventStreamBuffer`
+one whole frame at a time to check the message CRC and parse the headers. botocore is imported on
+first use.
 """
 
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from ai_connector.plugin import InvalidResponseError, StreamInterruptedError
+from ai_connector.plugin import InvalidResponseError, ResponseTooLargeError, StreamInterruptedError
 
-__all__ = ["FrameReader", "StreamEvent", "decode_event"]
+__all__ = ["MAX_MESSAGE_BYTES", "FrameReader", "StreamEvent", "decode_event"]
+
+# AWS's event-stream implementations cap one message at 16 MiB and its headers at 128 KiB
+# (awslabs/aws-c-event-stream, include/aws/event-stream/event_stream.h:
+# AWS_EVENT_STREAM_MAX_MESSAGE_SIZE, AWS_EVENT_STREAM_MAX_HEADERS_SIZE; botocore checks the headers).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_PRELUDE = struct.Struct(">III")  # total length, headers length, CRC32 of those 8 bytes
+_PRELUDE_BYTES = _PRELUDE.size
+_MIN_FRAME_BYTES = _PRELUDE_BYTES + 4  # prelude and the message CRC: no headers, no payload
 
 
 class StreamEvent:
@@ -28,42 +40,103 @@ class StreamEvent:
 
 
 class FrameReader:
-    """Incremental event-stream framer: feed bytes, get the complete messages so far."""
+    """Incremental event-stream framer: feed bytes, get the complete messages so far.
 
-    __slots__ = ("_buffer", "_pending", "_provider")
+    It frames by the prelude itself (total length, headers length, their CRC32) and hands botocore
+    one whole frame at a time, so a frame arriving in many reads is joined once (botocore's buffer
+    copies everything it holds on each `add_data`), and a declared length past `max_frame` is
+    refused before any of that frame's payload is kept.
+    """
 
-    def __init__(self, provider: str) -> None:
+    __slots__ = ("_buffer", "_failed", "_have", "_max_frame", "_need", "_parts", "_pos", "_provider")
+
+    def __init__(self, provider: str, max_frame: int = MAX_MESSAGE_BYTES) -> None:
         from botocore.eventstream import EventStreamBuffer
 
         self._buffer = EventStreamBuffer()
-        self._pending = 0
+        self._parts: list[bytes] = []  # the bytes not yet framed, in the pieces they arrived in...
+        self._pos = 0  # ...from this offset into the first piece
+        self._have = 0  # how many they are
+        self._need = 0  # the current frame's declared total length, once its prelude is in
+        self._max_frame = max_frame
         self._provider = provider
+        self._failed: InvalidResponseError | None = None
 
     def feed(self, data: bytes) -> Iterator[Any]:
-        """Yield every botocore `EventStreamMessage` completed by `data` (CRCs verified)."""
-        self._buffer.add_data(data)
-        self._pending += len(data)
-        while True:
-            try:
-                message = next(self._buffer)
-            except StopIteration:
-                return
-            # botocore raises its ParserError family, but also KeyError (unknown header type),
-            # struct.error and UnicodeDecodeError on a frame whose lengths are lies: catch them all.
-            except Exception as exc:
-                raise InvalidResponseError(
-                    f"{self._provider}: malformed event-stream frame ({type(exc).__name__}: {exc})",
-                    status=200,
-                ) from None
-            self._pending -= message.prelude.total_length
-            yield message
+        """Yield every botocore `EventStreamMessage` completed by `data` (CRCs verified).
+
+        After a refusal the reader keeps nothing and refuses every later feed the same way."""
+        if self._failed is not None:
+            raise self._failed
+        if data:
+            self._parts.append(data)
+            self._have += len(data)
+        try:
+            while True:
+                if not self._need:
+                    if self._have < _PRELUDE_BYTES:
+                        return
+                    self._need = self._prelude()
+                if self._have < self._need:
+                    return
+                yield self._message()
+        except InvalidResponseError as exc:
+            self._failed = exc
+            self._parts.clear()
+            self._have = self._need = self._pos = 0
+            raise
+
+    def _joined(self) -> bytes:
+        """The unframed bytes as one piece (from `_pos`), joined once per read at most."""
+        parts = self._parts
+        if len(parts) > 1:
+            parts[:] = [parts[0][self._pos :] + b"".join(parts[1:])]
+            self._pos = 0
+        return parts[0]
+
+    def _prelude(self) -> int:
+        """The declared total length of the next frame, checked before any of its payload is kept."""
+        data, pos = self._joined(), self._pos
+        total, headers, crc = _PRELUDE.unpack_from(data, pos)
+        if zlib.crc32(data[pos : pos + 8]) != crc:
+            raise self._malformed("prelude checksum mismatch")
+        if total > self._max_frame:
+            raise ResponseTooLargeError(
+                f"{self._provider}: the stream declared an event-stream message of {total} bytes, "
+                f"longer than the limit of {self._max_frame} bytes",
+                status=200,
+            )
+        if total < _MIN_FRAME_BYTES or headers > total - _MIN_FRAME_BYTES:
+            raise self._malformed(f"a total length of {total} cannot hold {headers} bytes of headers")
+        return total
+
+    def _message(self) -> Any:
+        """Parse the complete frame at the start of the unframed bytes (botocore checks its CRC)."""
+        data, pos, need = self._joined(), self._pos, self._need
+        self._buffer.add_data(data[pos : pos + need])
+        self._have -= need
+        self._need = 0
+        if self._have:
+            self._pos = pos + need
+        else:
+            self._parts.clear()
+            self._pos = 0
+        try:
+            return next(self._buffer)
+        # botocore raises its ParserError family, but also KeyError (unknown header type),
+        # struct.error and UnicodeDecodeError on headers whose lengths are lies: catch them all.
+        except Exception as exc:
+            raise self._malformed(f"{type(exc).__name__}: {exc}") from None
+
+    def _malformed(self, why: str) -> InvalidResponseError:
+        return InvalidResponseError(f"{self._provider}: malformed event-stream frame ({why})", status=200)
 
     def finish(self) -> None:
         """Call at the end of the body: bytes left over mean the last frame was cut off."""
-        if self._pending:
+        if self._have:
             raise StreamInterruptedError(
                 f"{self._provider}: the stream ended inside an event-stream frame "
-                f"({self._pending} bytes of an incomplete message)",
+                f"({self._have} bytes of an incomplete message)",
                 status=200,
             )
 

@@ -198,6 +198,7 @@ PROVIDER = Provider(
     default_requests_per_minute={TaskType.COMPLETION: 50, TaskType.CHAT_COMPLETION: 50},
     description="Claude models through Anthropic's Messages API.",
     docs_url="https://docs.anthropic.com/en/api/messages",
+    chat_options=frozenset({"user"}),  # sent as Anthropic's metadata.user_id (wire.py)
 )
 
 

@@ -27,11 +27,14 @@ from ai_connector_gemini.testing import (
 )
 
 __all__ = [
+    "DEFAULT_REPLY",
+    "DEFAULT_VECTOR",
     "EMBEDDING_MODEL",
     "MODEL",
     "FakeAIStudio",
     "api_key_invalid",
     "connector",
+    "install",
     "internal_error",
     "model_not_found",
     "quota_exceeded",
@@ -224,10 +227,20 @@ class FakeAIStudio:
         self.server.add("POST", r"/v1beta/.*", FakeResponse.json(body, status, headers))
 
 
+DEFAULT_REPLY = "Hello there!"
+DEFAULT_VECTOR = (0.1, 0.2, 0.3, 0.4)
+
+
+def install(server: FakeServer, api_key: str) -> FakeAIStudio:
+    """The routes `ai-connector fake googleaistudio` serves, so its printed connector passes Save &
+    test and runs: `:generateContent` (the completion task and its test) answers DEFAULT_REPLY,
+    `:batchEmbedContents` (text_embedding) DEFAULT_VECTOR; a test's own `serve_*` replaces them."""
+    fake = FakeAIStudio(server, api_key=api_key)
+    fake.serve_generate(DEFAULT_REPLY)
+    fake.serve_embeddings([DEFAULT_VECTOR])
+    return fake
+
+
 # The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,
 # `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing googleaistudio --port N` serves one.
-FAKE = fake_class(
-    "googleaistudio",
-    install=lambda server, key: FakeAIStudio(server, api_key=key),
-    connector=connector,
-)
+FAKE = fake_class("googleaistudio", install=install, connector=connector)

@@ -40,6 +40,8 @@ from ai_connector_googlevertexai.auth import GOOGLE_TOKEN_URI, JWT_BEARER_GRANT,
 __all__ = [
     "CHAT_MODEL",
     "CLIENT_EMAIL",
+    "DEFAULT_REPLY",
+    "DEFAULT_VECTOR",
     "EMBEDDING_MODEL",
     "LOCATION",
     "MID_STREAM_CANCELLED",
@@ -48,6 +50,7 @@ __all__ = [
     "TOKEN_PATH",
     "FakeVertexAI",
     "connector",
+    "install",
     "internal_error",
     "invalid_grant",
     "model_not_found",
@@ -414,6 +417,24 @@ class FakeVertexAI:
         self.server.add("POST", r"/v1/.*", FakeResponse.json(body, status, headers))
 
 
+DEFAULT_REPLY = ("Hello", " there!")
+DEFAULT_VECTOR = (0.1, 0.2, 0.3, 0.4)
+
+
+def install(server: FakeServer, api_key: str = "") -> FakeVertexAI:
+    """The routes `ai-connector fake googlevertexai` serves, so its printed connector passes Save &
+    test and runs: the token endpoint, `:generateContent` (Save & test, completion) and
+    `:streamGenerateContent` (chat) answering DEFAULT_REPLY, `:predict` (text_embedding)
+    DEFAULT_VECTOR, and the Discovery Engine `:rank` (rerank); a test's own `serve_*` replaces them.
+    (`api_key` is unused: Vertex AI takes the service account's tokens.)"""
+    fake = FakeVertexAI(server)
+    fake.serve_generate("".join(DEFAULT_REPLY))
+    fake.serve_stream(DEFAULT_REPLY)
+    fake.serve_embeddings([DEFAULT_VECTOR])
+    fake.serve_rerank()
+    return fake
+
+
 def _check_contents(req: RecordedRequest) -> FakeResponse | None:
     try:
         contents = req.json().get("contents")
@@ -443,7 +464,7 @@ def serve_chat(
 # `.fail()`, `.stream()`, `.connector()`; `python -m ai_connector.testing googlevertexai --port N` serves one.
 FAKE = fake_class(
     "googlevertexai",
-    install=lambda server, key: FakeVertexAI(server),
+    install=install,
     connector=connector,
     serve_chat=serve_chat,
 )

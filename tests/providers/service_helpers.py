@@ -129,3 +129,18 @@ def contract_for(provider_id: str, testing: ModuleType) -> type[ProviderContract
     Contract.provider_id = provider_id
     Contract.fake = testing.FAKE
     return Contract
+
+
+def fake_connector(fake: Any, provider_id: str, task: str = "chat_completion") -> Any:
+    """A validated connector (what `Runtime.execute`/`stream` take) aimed at a `ProviderFake`."""
+    from ai_connector.manager import default_registry
+    from ai_connector.validation import validate_connector
+
+    config, secrets = fake.connector(task)
+    doc = {
+        "name": provider_id,
+        "connector_type_id": ".inference",
+        "config": {"provider": provider_id, "taskType": task, "providerConfig": config},
+        "secrets": {"providerSecrets": secrets},
+    }
+    return validate_connector(doc, default_registry(), connector_id=f"fake-{provider_id}")

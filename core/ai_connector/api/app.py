@@ -29,6 +29,7 @@ from ai_connector.api.errors import ApiError, install_error_handlers, response_f
 from ai_connector.api.execlog_routes import router as execlog_router
 from ai_connector.api.guards import DEFAULT_MAX_PAYLOAD_BYTES, BodyGuard, SecurityHeaders
 from ai_connector.api.openai import OpenAIRoutes
+from ai_connector.api.openai.schema import add_openai_routes
 from ai_connector.api.page import install_page
 from ai_connector.api.routes import execute_response, router
 
@@ -184,6 +185,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         }
     }
     schema["security"] = [{"apiKeyAuth": []}]
+    add_openai_routes(schema, app.state.service)  # answered below FastAPI's routing (OpenAIRoutes)
     app.openapi_schema = schema
     return schema
 

@@ -18,6 +18,7 @@ from ai_connector.api.openai.errors import error_event
 
 __all__ = [
     "ChatCompletionBuilder",
+    "completion_events",
     "completion_response",
     "embedding_response",
     "model_object",
@@ -206,6 +207,14 @@ def completion_response(data: list[Mapping[str, Any]], model: str) -> dict[str, 
             for i, item in enumerate(data)
         ],
     }
+
+
+async def completion_events(response: dict[str, Any]) -> AsyncIterator[bytes]:
+    """A `CreateCompletionResponse` as OpenAI's legacy completions stream: the `text_completion`
+    chunk, then `data: [DONE]`. The connector's completion task answers in one piece, so its whole
+    text (and finish reason) arrive in that one chunk."""
+    yield sse(response)
+    yield DONE
 
 
 def model_object(

@@ -33,6 +33,7 @@ from ai_connector.api.openai.errors import (
 )
 from ai_connector.api.openai.render import (
     ChatCompletionBuilder,
+    completion_events,
     completion_response,
     embedding_response,
     model_object,
@@ -172,6 +173,8 @@ class OpenAIRoutes:
         call = chat_params(body)
 
         async def opened(cid: str) -> tuple[dict[str, Any] | None, AsyncIterator[dict[str, Any]]]:
+            if call.options:
+                await _carried(svc, cid, call.options, who)
             chunks = svc.stream(cid, call.params, user=who.id).__aiter__()
             try:
                 return await anext(chunks, None), chunks
@@ -189,6 +192,8 @@ class OpenAIRoutes:
             )
 
         async def answered(cid: str) -> dict[str, Any]:
+            if call.options:
+                await _carried(svc, cid, call.options, who)
             builder = ChatCompletionBuilder(model)
             chunks = svc.stream(cid, call.params, user=who.id)
             try:
@@ -213,12 +218,13 @@ class OpenAIRoutes:
         who: Principal,
     ) -> Response:
         encoding = "float"
+        stream = False
         if rest == "/embeddings":
             sub_action = "text_embedding"
             params, encoding = embedding_params(body)
         else:
             sub_action = "completion"
-            params = completion_params(body)
+            params, stream = completion_params(body)
 
         async def run(cid: str) -> dict[str, Any]:
             return await svc.execute(cid, sub_action, params, user=who.id)
@@ -229,6 +235,9 @@ class OpenAIRoutes:
         data = out.get("data") or []
         if sub_action == "text_embedding":
             return _json(embedding_response(data, model, encoding))
+        if stream:  # answered (or refused) before the first byte, so failures keep their status
+            events = completion_events(completion_response(data, model))
+            return EventStreamResponse(events, media_type="text/event-stream", headers=_STREAM_HEADERS)
         return _json(completion_response(data, model))
 
     async def _models(self, svc: ConnectorService, who: Principal) -> Response:
@@ -294,6 +303,22 @@ def _describe(svc: ConnectorService, connector: Mapping[str, Any]) -> tuple[str,
     if not isinstance(provider, str) or not isinstance(task, str):
         return None
     return provider, task, config.get("inferenceId")
+
+
+async def _carried(svc: ConnectorService, cid: str, options: frozenset[str], who: Principal) -> None:
+    """400 naming the first of `options` (`user`, `metadata`) the connector's provider does not carry
+    to its service (Provider.chat_options), before any call; looked up only when a body sets one."""
+    described = _describe(svc, await svc.get(cid, user=who.id))
+    if described is None or described[0] not in svc.registry:
+        return  # the call itself reports a connector whose provider is gone
+    missing = sorted(options - svc.registry.get(described[0]).chat_options)
+    if missing:
+        raise bad_request(
+            f"Unsupported parameter: '{missing[0]}' cannot be honoured by this connector's provider "
+            f"({described[0]}): its service has no such field; leave it unset.",
+            param=missing[0],
+            code="unsupported_parameter",
+        )
 
 
 def _enabled(svc: ConnectorService, provider_id: str) -> bool:

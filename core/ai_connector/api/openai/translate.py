@@ -2,9 +2,11 @@
 
 The unified `unified_completion` contract (Kibana's, an OpenAI chat body subset) carries messages,
 `max_tokens`, `temperature`, `top_p`, `stop`, `tools`, `tool_choice`, `user` and `metadata`; every
-provider receives them and refuses what its service cannot do. Any other OpenAI parameter set to
-something other than its default cannot reach the provider, so it is refused with a 400 naming the
-parameter, never dropped. `text_embedding` and `completion` carry only their input.
+provider receives them and refuses what its service cannot do, except `user` and `metadata`, which a
+provider carries only when it says so (`Provider.chat_options`): the route refuses them for any other
+(ChatCall.options). Any other OpenAI parameter set to something other than its default cannot reach
+the provider, so it is refused with a 400 naming the parameter, never dropped. `text_embedding` and
+`completion` carry only their input.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ai_connector.api.openai.errors import bad_request
+from ai_connector.types import CHAT_OPTIONS
 
 __all__ = ["ChatCall", "chat_params", "completion_params", "embedding_params", "model_of"]
 
@@ -71,8 +74,6 @@ _COMPLETION_DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {
     "n": _is(1),
     "seed": _absent,
     "stop": _absent,
-    "stream": _is(False),
-    "stream_options": _absent,
     "suffix": _absent,
     "temperature": _absent,
     "top_p": _absent,
@@ -80,7 +81,7 @@ _COMPLETION_DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {
 }
 
 _EMBEDDING_DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {"dimensions": _absent, "user": _absent}
-_COMPLETION_KNOWN = frozenset({"model", "prompt", *_COMPLETION_DEFAULT_ONLY})
+_COMPLETION_KNOWN = frozenset({"model", "prompt", "stream", "stream_options", *_COMPLETION_DEFAULT_ONLY})
 _EMBEDDING_KNOWN = frozenset({"model", "input", "encoding_format", "input_type", *_EMBEDDING_DEFAULT_ONLY})
 # Not OpenAI's: Kibana's text_embedding needs an input type (`ingest` or `search`); a client may
 # send it through its SDK's extra body. Ingest is what a document store embeds most.
@@ -158,11 +159,13 @@ def _message(message: Any, i: int) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ChatCall:
-    """A chat request: the unified params, whether to stream, and whether to send usage when streaming."""
+    """A chat request: the unified params, whether to stream, whether to send usage when streaming,
+    and which optional fields (`user`, `metadata`) it sets."""
 
     params: dict[str, Any]
     stream: bool
     include_usage: bool
+    options: frozenset[str] = frozenset()  # `user`, `metadata` if set: the provider must carry them
 
 
 def chat_params(body: Mapping[str, Any]) -> ChatCall:
@@ -185,6 +188,13 @@ def chat_params(body: Mapping[str, Any]) -> ChatCall:
     for key in _CHAT_PASSED:
         if body.get(key) is not None:
             out[key] = body[key]
+    stream, include_usage = _streaming(body)
+    optional = frozenset(key for key in CHAT_OPTIONS if out.get(key) not in (None, "", {}))
+    return ChatCall({"body": out}, stream, include_usage, optional)
+
+
+def _streaming(body: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(`stream`, `stream_options.include_usage`), checked as OpenAI checks them."""
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise bad_request("'stream' must be a boolean.", param="stream")
@@ -195,8 +205,7 @@ def chat_params(body: Mapping[str, Any]) -> ChatCall:
         )
     if options is not None and not isinstance(options, Mapping):
         raise bad_request("'stream_options' must be an object.", param="stream_options")
-    include_usage = bool(options and options.get("include_usage"))
-    return ChatCall({"body": out}, bool(stream), include_usage)
+    return bool(stream), bool(options and options.get("include_usage"))
 
 
 def _inputs(value: Any, param: str, *, single: bool) -> str | list[str]:
@@ -228,14 +237,10 @@ def embedding_params(body: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     return {"input": _inputs(body.get("input"), "input", single=False), "inputType": input_type}, encoding
 
 
-def completion_params(body: Mapping[str, Any]) -> dict[str, Any]:
-    """`POST /completions`'s body as `completion` params (which carry only the prompt)."""
-    if body.get("stream"):
-        raise bad_request(
-            "Unsupported parameter: 'stream' cannot be honoured: the connector's completion task "
-            "answers in one piece.",
-            param="stream",
-            code="unsupported_parameter",
-        )
+def completion_params(body: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """`POST /completions`'s body as `completion` params (which carry only the prompt), and whether
+    to stream the answer. (`include_usage` is accepted and answers nothing: the completion task
+    reports no usage, and OpenAI sends its usage chunk only when usage is known.)"""
     _refuse_unhonoured(body, _COMPLETION_KNOWN, _COMPLETION_DEFAULT_ONLY)
-    return {"input": _inputs(body.get("prompt"), "prompt", single=True)}
+    stream, _include_usage = _streaming(body)
+    return {"input": _inputs(body.get("prompt"), "prompt", single=True)}, stream
