@@ -22,6 +22,7 @@ from ai_connector.plugin import (
     InvalidResponseError,
     TaskType,
     TestResult,
+    aws_eventstream,
     run_test,
 )
 from ai_connector_amazonbedrock.converse import (
@@ -31,7 +32,6 @@ from ai_connector_amazonbedrock.converse import (
     converse_text,
 )
 from ai_connector_amazonbedrock.errors import error_from_response
-from ai_connector_amazonbedrock.eventstream import FrameReader, decode_event
 from ai_connector_amazonbedrock.signing import encode_label, sign
 
 __all__ = [
@@ -225,11 +225,11 @@ async def chat_completion_stream(
                 f"not {EVENTSTREAM_CONTENT_TYPE}",
                 status=resp.status_code,
             )
-        reader = FrameReader(PROVIDER_ID)
+        reader = aws_eventstream.FrameReader(PROVIDER_ID)
         translator = ConverseStreamTranslator(PROVIDER_ID)
         async for data in ctx.iter_bytes(resp):
             for message in reader.feed(data):
-                chunk = translator.translate(decode_event(message, PROVIDER_ID))
+                chunk = translator.translate(aws_eventstream.decode_event(message, PROVIDER_ID))
                 if chunk is not None:
                     yield chunk
         reader.finish()

@@ -15,8 +15,8 @@ from ai_connector.plugin import (
     StreamInterruptedError,
     ToolCallDelta,
     Usage,
+    aws_eventstream,
 )
-from ai_connector_amazonbedrock.eventstream import StreamEvent
 
 __all__ = ["FINISH_REASONS", "ConverseStreamTranslator", "converse_body", "converse_chunks", "converse_text"]
 
@@ -238,7 +238,7 @@ class ConverseStreamTranslator:
     def _bad(self, what: str) -> InvalidResponseError:
         return InvalidResponseError(f"{self._provider}: {what}", status=200)
 
-    def translate(self, event: StreamEvent) -> ChatChunk | None:
+    def translate(self, event: aws_eventstream.StreamEvent) -> ChatChunk | None:
         """The chunk for one event (None when it carries nothing for the client); raises
         StreamInterruptedError for exception/error messages."""
         if event.message_type != "event":
