@@ -68,6 +68,21 @@ SMALL_JSON = json.dumps(
 ).encode()
 
 
+# model `bench-long` (benchmarks/nonstream.py): a 200-piece answer, streamed one HTTP chunk per event
+# when the request streams, else the same text as one chat.completion.
+LONG_PIECES = [f"word{i} " for i in range(200)]
+LONG_EVENTS = (
+    [_chunk("bench-long", {"role": "assistant", "content": ""})]
+    + [_chunk("bench-long", {"content": p}) for p in LONG_PIECES]
+    + [_chunk("bench-long", {}, "stop"), _chunk("bench-long", None, usage=True), b"data: [DONE]\n\n"]
+)
+LONG_JSON = (
+    SMALL_JSON.replace(b"bench-small", b"bench-long")
+    .replace(b"Hello! How can I help you today?", "".join(LONG_PIECES).encode())
+    .replace(b'"completion_tokens": 9, "total_tokens": 18', b'"completion_tokens": 18, "total_tokens": 27')
+)
+
+
 def _response(body: bytes, content_type: bytes) -> bytes:
     head = b"HTTP/1.1 200 OK\r\ncontent-type: " + content_type + b"\r\n"
     return head + b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
@@ -85,6 +100,8 @@ ANSWERS = {
     "small-stream": _response(SMALL_STREAM, SSE),
     "small": _response(SMALL_JSON, b"application/json"),
     "health": _response(b"ok", b"text/plain"),
+    "long-stream": _chunked(LONG_EVENTS),
+    "long": _response(LONG_JSON, b"application/json"),
 }
 
 
@@ -95,6 +112,8 @@ def answer(request_line: bytes, body: bytes) -> bytes:
     if b"bench-stream" in body:
         return ANSWERS["stream"]
     streaming = b'"stream":true' in body or b'"stream": true' in body
+    if b"bench-long" in body:
+        return ANSWERS["long-stream" if streaming else "long"]
     return ANSWERS["small-stream" if streaming else "small"]
 
 

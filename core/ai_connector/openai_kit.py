@@ -17,6 +17,7 @@ from ai_connector.errors import (
     InvalidResponseError,
     ModelNotFoundError,
     ProviderError,
+    ProviderServerError,
     StreamInterruptedError,
     error_for_status,
 )
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatStreamReader",
+    "answer_chat",
+    "answer_chunks",
     "chat_chunks",
     "chat_request_to_openai",
     "chunk_from_openai",
@@ -331,6 +334,70 @@ async def stream_chat(
 
 
 # -- whole answers ----------------------------------------------------------------------------------
+def answer_chunks(obj: Any, provider: str | None = None) -> list[ChatChunk]:
+    """The unified chunks a non-streamed `chat.completion` stands for (choice index 0): the role
+    chunk with the whole message (content, refusal, each tool call complete at its index) and the
+    finish reason, then the usage-only chunk when the answer reports usage. Folded by the host's
+    aggregator they give what the same answer's stream gives. A 200 whose body is `{"error": ...}`
+    raises ProviderServerError (as an error event ends a stream), a body that is not a
+    `chat.completion` InvalidResponseError."""
+    who = provider or current_provider() or "the provider"
+    if isinstance(obj, Mapping) and "error" in obj:
+        said, code, kind = openai_error_fields(json.dumps(obj))
+        raise ProviderServerError(
+            f"{who}: the answer carried an error: {said or 'no error message'}",
+            provider_message=said,
+            code=code or kind,
+            status=200,
+            retryable=False,  # as the stream's error event, which is never retried
+        )
+    try:
+        choices = obj["choices"]
+        choice = _first_choice(choices) if choices else None
+        message = (choice.get("message") or {}) if choice is not None else {}
+        content, refusal = message.get("content"), message.get("refusal")
+        if not isinstance(content, str | None) or not isinstance(refusal, str | None):
+            raise TypeError("message.content or message.refusal is not a string")
+        calls = tuple(
+            ToolCallDelta(
+                index=i,
+                id=call.get("id"),
+                name=(call.get("function") or {}).get("name"),
+                arguments=(call.get("function") or {}).get("arguments"),
+            )
+            for i, call in enumerate(message.get("tool_calls") or ())
+        )
+        finish = None if choice is None else choice.get("finish_reason")
+        answer_id, model = obj.get("id"), obj.get("model")
+        raw_usage = obj.get("usage")
+    except _MALFORMED as exc:
+        raise InvalidResponseError(
+            f"{who}: the answer is not a chat.completion ({type(exc).__name__})", status=200
+        ) from None
+    out: list[ChatChunk] = []
+    if choice is not None:
+        role = message.get("role") or "assistant"
+        out.append(ChatChunk(role, content or None, calls, finish, None, answer_id, model, refusal or None))
+    usage = None if raw_usage is None else _usage(raw_usage)
+    if usage is not None:
+        out.append(ChatChunk(usage=usage, id=answer_id, model=model))
+    return out
+
+
+async def answer_chat(
+    ctx: CallContext,
+    url: str,
+    *,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> list[ChatChunk]:
+    """POST a non-streamed chat request; the answer as `answer_chunks` (an error status raises the
+    calling provider's typed error, as for the stream)."""
+    answer = await ctx.send_json("POST", url, json=body, headers=headers, params=params)
+    return answer_chunks(answer, ctx.provider_id)
+
+
 def completion_results(obj: Any) -> list[str]:
     """The assistant's text from a non-streaming `chat.completion` answer, as ES's `[{result}]` list."""
     try:

@@ -58,6 +58,10 @@ class OpenAICompatible:
     headers: Mapping[str, str] = field(default_factory=dict)
     max_tokens_field: str = "max_tokens"
     list_models_test: bool = False
+    whole_chat: bool = True
+    """Whether a non-streamed `unified_completion` asks for one `chat.completion` (faster than
+    reading and folding a stream: `benchmarks/nonstream.py`); False keeps the stream for a service
+    whose non-streamed answer is not the same."""
     description: str = ""
     docs_url: str | None = None
     default_requests_per_minute: Mapping[TaskType, int] = field(default_factory=dict)
@@ -172,6 +176,19 @@ class OpenAICompatible:
             params=self.request_params(endpoint),
         )
 
+    async def chat_completion(
+        self, endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+    ) -> list[ChatChunk]:
+        """The same chat request without streaming: one `chat.completion`, as the chunks its stream
+        would carry (`openai_kit.answer_chunks`)."""
+        return await openai_kit.answer_chat(
+            ctx,
+            self.request_url(endpoint),
+            body=self.chat_body(endpoint, request, stream=False),
+            headers=self.request_headers(endpoint),
+            params=self.request_params(endpoint),
+        )
+
     async def _post(self, endpoint: InferenceEndpoint, body: dict[str, Any], ctx: CallContext) -> Any:
         return await ctx.send_json(
             "POST",
@@ -269,6 +286,9 @@ class OpenAICompatible:
             task_settings_schemas=self.task_settings_schemas(),
             test=self.test(),
             chat_completion_stream=calls.get(TaskType.CHAT_COMPLETION),
+            chat_completion=self.chat_completion
+            if self.whole_chat and TaskType.CHAT_COMPLETION in calls
+            else None,
             completion=calls.get(TaskType.COMPLETION),
             text_embedding=calls.get(TaskType.TEXT_EMBEDDING),
             sparse_embedding=calls.get(TaskType.SPARSE_EMBEDDING),

@@ -18,7 +18,10 @@ The names, by what they are for:
   `EmbeddingRequest`, `SparseEmbeddingRequest`, `RerankRequest`, `RerankResult`, `TestResult`;
 - errors (they name the calling provider by themselves): `ProviderError` and its kinds,
   `ConfigValidationError` with its `FieldError`s, and `error_for_status` for a provider's `parse_error`;
-- helpers: `openai_kit` (OpenAI's wire: request bodies, the chunk stream, error bodies),
+- helpers: `openai_kit` (OpenAI's wire: request bodies, the chunk stream, a whole answer as its
+  chunks for `Provider.chat_completion`, error bodies), `aws_eventstream` (AWS's binary event
+  stream, framed with the host's message cap: `FrameReader`, `decode_event`), `SSEDecoder` (an
+  event stream carried inside another framing, decoded linearly with the context's caps),
   `run_test` (a *Save & test* routine from any call) and `current_provider()` (the id of the
   provider whose call is running, for a library that several providers share).
 
@@ -27,7 +30,7 @@ Names are added here, not removed; the modules behind them are private.
 
 from __future__ import annotations
 
-from ai_connector import fields, openai_kit
+from ai_connector import aws_eventstream, fields, openai_kit
 from ai_connector.calling import current_provider
 from ai_connector.context import CallContext
 from ai_connector.errors import (
@@ -47,6 +50,7 @@ from ai_connector.errors import (
 from ai_connector.hookspecs import hookimpl
 from ai_connector.openai_service import OpenAICompatible, openai_compatible
 from ai_connector.routines import run_test
+from ai_connector.sse import SSEDecoder
 from ai_connector.types import (
     ChatChunk,
     ChatRequest,
@@ -84,12 +88,14 @@ __all__ = [
     "RerankRequest",
     "RerankResult",
     "ResponseTooLargeError",
+    "SSEDecoder",
     "SparseEmbeddingRequest",
     "StreamInterruptedError",
     "TaskType",
     "TestResult",
     "ToolCallDelta",
     "Usage",
+    "aws_eventstream",
     "current_provider",
     "error_for_status",
     "fields",

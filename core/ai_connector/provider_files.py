@@ -35,7 +35,7 @@ __all__ = [
 
 HOME_ENV = "AI_CONNECTOR_HOME"
 _TOP = {"id", "name", "kind", "description", "docs_url", "task_types", "default_requests_per_minute"}
-_OPENAI = {"base_url", "api_key", "headers", "max_tokens_field", "list_models_test"}
+_OPENAI = {"base_url", "api_key", "headers", "max_tokens_field", "list_models_test", "whole_chat"}
 _CUSTOM = {"settings", "secrets", "templates"}
 _FIELD_KEYS = {"title", "description", "type", "required", "default", "updatable"}
 _TEMPLATE_KEYS = {"url", "headers", "query_parameters", "request", "response", "input_type"}
@@ -103,6 +103,7 @@ def _openai(data: Mapping[str, Any]) -> Provider:
         headers=headers,
         max_tokens_field=data.get("max_tokens_field", "max_tokens"),
         list_models_test=bool(data.get("list_models_test", False)),
+        whole_chat=bool(data.get("whole_chat", True)),
         description=data.get("description", ""),
         docs_url=data.get("docs_url"),
         default_requests_per_minute=_rpm(data),

@@ -308,6 +308,7 @@ class TestResult:
 
 TestFn = Callable[[InferenceEndpoint, "CallContext"], Awaitable[TestResult]]
 ChatStreamFn = Callable[[InferenceEndpoint, ChatRequest, "CallContext"], AsyncIterator[ChatChunk]]
+ChatAnswerFn = Callable[[InferenceEndpoint, ChatRequest, "CallContext"], Awaitable[Sequence[ChatChunk]]]
 CompletionFn = Callable[[InferenceEndpoint, CompletionRequest, "CallContext"], Awaitable[list[str]]]
 CompletionStreamFn = Callable[[InferenceEndpoint, CompletionRequest, "CallContext"], AsyncIterator[ChatChunk]]
 EmbeddingFn = Callable[[InferenceEndpoint, EmbeddingRequest, "CallContext"], Awaitable[list[list[float]]]]
@@ -337,7 +338,16 @@ CHAT_OPTIONS = frozenset({"user", "metadata"})
 
 
 # The coroutine calls bound to their provider (see ai_connector.calling); the chat stream is bound apart.
-_BOUND_CALLS = ("test", "completion", "text_embedding", "sparse_embedding", "rerank", "on_save", "on_delete")
+_BOUND_CALLS = (
+    "test",
+    "chat_completion",
+    "completion",
+    "text_embedding",
+    "sparse_embedding",
+    "rerank",
+    "on_save",
+    "on_delete",
+)
 
 
 def _freeze(value: Any) -> Any:
@@ -366,11 +376,13 @@ class Provider:
     holds non-secret settings (Kibana's providerConfig), `auth_schema` the secrets (providerSecrets),
     `task_settings_schemas` the per-task-type settings (taskTypeConfig). Each task type in
     `task_types` needs its call: `chat_completion` -> `chat_completion_stream`, `completion` ->
-    `completion`, and so on. Calls are coroutines (the chat stream an async generator) that use only
-    the `CallContext` they are given for I/O. Without a `test`, *Save & test* runs the connector's
-    task call on Kibana-style minimal input (`ai_connector.routines.default_test`). `parse_error`
-    turns an error answer (status, headers, body) into the typed error the context's JSON and SSE
-    helpers raise. The calls are bound to the provider: errors raised inside them name it.
+    `completion`, and so on; a chat provider whose service also answers without streaming may add
+    `chat_completion` (the non-streamed `unified_completion` then uses it). Calls are coroutines
+    (the chat stream an async generator) that use only the `CallContext` they are given for I/O.
+    Without a `test`, *Save & test* runs the connector's task call on Kibana-style minimal input
+    (`ai_connector.routines.default_test`). `parse_error` turns an error answer (status, headers,
+    body) into the typed error the context's JSON and SSE helpers raise. The calls are bound to the
+    provider: errors raised inside them name it.
     """
 
     id: str
@@ -383,6 +395,11 @@ class Provider:
     task_settings_schemas: Mapping[TaskType, Mapping[str, Any]] = field(default_factory=dict)
     test: TestFn | None = None  # always set after __post_init__
     chat_completion_stream: ChatStreamFn | None = None
+    chat_completion: ChatAnswerFn | None = None
+    """Optional: the same chat request answered without streaming (one JSON answer), returned as the
+    ChatChunks its stream would have carried (`openai_kit.answer_chunks` builds them from an OpenAI
+    `chat.completion`). The host then uses it for the non-streamed `unified_completion`, folding
+    those chunks exactly as it folds a stream; without it that sub-action reads and folds the stream."""
     completion: CompletionFn | None = None
     completion_stream: CompletionStreamFn | None = None
     """ES's streamed completion (`_inference/completion/{id}/_stream`), for a service that streams

@@ -11,6 +11,7 @@ embeddings and rerank).
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -30,8 +31,10 @@ from ai_connector.plugin import (
     RerankRequest,
     RerankResult,
     SparseEmbeddingRequest,
+    SSEDecoder,
     StreamInterruptedError,
     TaskType,
+    aws_eventstream,
     error_for_status,
     fields,
     hookimpl,
@@ -302,6 +305,16 @@ async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ct
     return [result]
 
 
+async def chat_completion(
+    endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+) -> list[ChatChunk]:
+    """The same chat request through InvokeEndpoint (not streamed): the container's OpenAI
+    `chat.completion`, as the chunks its stream would carry."""
+    _api(endpoint)
+    answer = await _invoke(endpoint, openai_kit.chat_request_to_openai(request, stream=False), ctx)
+    return openai_kit.answer_chunks(answer, PROVIDER_ID)
+
+
 # ---------------------------------------------------------------------------------------------
 # InvokeEndpointWithResponseStream
 
@@ -316,49 +329,38 @@ async def chat_completion_stream(
     url = _url(endpoint, stream=True)
     body = json.dumps(openai_kit.chat_request_to_openai(request, stream=True)).encode()
     headers = _signed(endpoint, url, body, stream=True)
-    from botocore.eventstream import EventStreamBuffer
-
-    frames, reader, text = EventStreamBuffer(), openai_kit.ChatStreamReader(PROVIDER_ID, ctx.redact), ""
+    frames = aws_eventstream.FrameReader(PROVIDER_ID)  # one message at most AWS's 16 MiB
+    text = codecs.getincrementaldecoder("utf-8")("replace")  # a character may span two parts
+    events = SSEDecoder(ctx.max_sse_line_bytes, ctx.max_sse_event_bytes)  # linear, capped
+    reader = openai_kit.ChatStreamReader(PROVIDER_ID, ctx.redact)
     async with ctx.stream("POST", url, content=body, headers=headers) as resp:
         if resp.status_code >= 400:
             raw = await ctx.read_error_body(resp)
             raise runtime_error(resp.status_code, resp.headers, raw).redacted(ctx.redact)
         async for data in ctx.iter_bytes(resp):
-            frames.add_data(data)
-            for message in _messages(frames):
-                text += _payload_text(message, ctx)
-                *events, text = text.replace("\r\n", "\n").split("\n\n")
-                for event in events:
-                    for line in event.split("\n"):
-                        if line.startswith("data:"):
-                            for chunk in reader.read(line[5:].strip()):
-                                yield chunk
+            for message in frames.feed(data):
+                for event in events.feed(text.decode(_payload(message, ctx))):
+                    for chunk in reader.read(event.data):
+                        yield chunk
                 if reader.done:
                     return
+        frames.finish()
+        for event in events.feed(text.decode(b"", final=True)) + events.close():
+            for chunk in reader.read(event.data):
+                yield chunk
+            if reader.done:
+                return
     if not reader.finished:
         reader.end()
     if reader.usage is not None:
         yield reader.usage
 
 
-def _messages(frames: Any) -> list[Any]:
-    out = []
-    while True:
-        try:
-            out.append(next(frames))
-        except StopIteration:
-            return out
-        except Exception as exc:  # botocore's parser errors, struct errors on lying lengths
-            raise InvalidResponseError(
-                f"{PROVIDER_ID}: malformed event-stream frame ({type(exc).__name__})"
-            ) from None
-
-
-def _payload_text(message: Any, ctx: CallContext) -> str:
-    """A `PayloadPart`'s bytes as text; a stream error event raised as StreamInterruptedError."""
+def _payload(message: Any, ctx: CallContext) -> bytes:
+    """A `PayloadPart`'s bytes; a stream error event raised as StreamInterruptedError."""
     headers = message.headers
     if headers.get(":message-type") == "event" and headers.get(":event-type") == "PayloadPart":
-        return bytes(message.payload).decode("utf-8", "replace")
+        return bytes(message.payload)
     kind = (
         headers.get(":exception-type") or headers.get(":error-code") or headers.get(":event-type") or "error"
     )
@@ -390,6 +392,7 @@ PROVIDER = Provider(
     task_settings_schemas=dict.fromkeys(TaskType, TASK_SETTINGS),
     parse_error=runtime_error,
     chat_completion_stream=chat_completion_stream,
+    chat_completion=chat_completion,
     completion=completion,
     text_embedding=text_embedding,
     sparse_embedding=sparse_embedding,

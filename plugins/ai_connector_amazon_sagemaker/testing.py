@@ -24,6 +24,7 @@ from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import ProviderFake
+from ai_connector.testing.scenario import ChatScenario, openai_answer, openai_chunks
 
 __all__ = [
     "ELASTIC_ENDPOINTS",
@@ -151,12 +152,17 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
+# What an OpenAI-compatible container (TGI here) puts around its chunks and answers.
+_ENVELOPE = {"id": "chatcmpl-sm-0001", "created": 1733000000, "model": "tgi"}
+
+
 class FakeSageMaker:
     """SageMaker Runtime with an OpenAI-speaking and an Elasticsearch-speaking endpoint."""
 
     def __init__(self, server: FakeServer, *, secret: str) -> None:
         self.credentials = {access_key_for(secret): secret}
         self.sse = openai_sse(("Hello", " from", " SageMaker"))
+        self.scenario: ChatScenario | None = None  # when set, both invocations answer it
         server.add("POST", _PATH, self._answer)
 
     def _verify(self, request: RecordedRequest) -> FakeResponse | None:
@@ -206,6 +212,11 @@ class FakeSageMaker:
         if m["op"] == "invocations-response-stream":
             if not body.get("stream") or not body.get("messages"):
                 return model_error(422, "messages and stream are required")
+            if self.scenario is not None:
+                chunks = openai_chunks(self.scenario, envelope=_ENVELOPE)
+                return payload_stream(
+                    "".join(f"data: {c if isinstance(c, str) else json.dumps(c)}\n\n" for c in chunks)
+                )
             return payload_stream(self.sse)
         answer = self._openai(body) if elastic_task is None else self._elastic(elastic_task, body)
         return answer or model_error(400, "unexpected payload")
@@ -219,6 +230,8 @@ class FakeSageMaker:
             return FakeResponse.json(
                 {"object": "list", "data": data, "model": "bge", "usage": {"prompt_tokens": 2}}
             )
+        if isinstance(body.get("messages"), list) and not body.get("stream") and self.scenario is not None:
+            return FakeResponse.json(openai_answer(self.scenario, envelope=_ENVELOPE))
         if isinstance(body.get("messages"), list) and not body.get("stream"):
             message = {"role": "assistant", "content": "Hello from SageMaker"}
             return FakeResponse.json(
@@ -287,6 +300,9 @@ class SageMakerFake(ProviderFake):
     def serve_chat(self, pieces: Sequence[str], *, prompt_tokens: int, completion_tokens: int) -> None:
         self.sagemaker.sse = openai_sse(
             pieces, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+        self.sagemaker.scenario = ChatScenario(
+            "serve_chat", text=tuple(pieces), usage=(prompt_tokens, completion_tokens)
         )
 
     def connector_settings(self, task_type: str) -> tuple[dict[str, Any], dict[str, Any]]:

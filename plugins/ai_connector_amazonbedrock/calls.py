@@ -22,11 +22,16 @@ from ai_connector.plugin import (
     InvalidResponseError,
     TaskType,
     TestResult,
+    aws_eventstream,
     run_test,
 )
-from ai_connector_amazonbedrock.converse import ConverseStreamTranslator, converse_body, converse_text
+from ai_connector_amazonbedrock.converse import (
+    ConverseStreamTranslator,
+    converse_body,
+    converse_chunks,
+    converse_text,
+)
 from ai_connector_amazonbedrock.errors import error_from_response
-from ai_connector_amazonbedrock.eventstream import FrameReader, decode_event
 from ai_connector_amazonbedrock.signing import encode_label, sign
 
 __all__ = [
@@ -34,6 +39,7 @@ __all__ = [
     "EVENTSTREAM_CONTENT_TYPE",
     "PROVIDER_ID",
     "base_url",
+    "chat_completion",
     "chat_completion_stream",
     "completion",
     "connector_errors",
@@ -219,15 +225,24 @@ async def chat_completion_stream(
                 f"not {EVENTSTREAM_CONTENT_TYPE}",
                 status=resp.status_code,
             )
-        reader = FrameReader(PROVIDER_ID)
+        reader = aws_eventstream.FrameReader(PROVIDER_ID)
         translator = ConverseStreamTranslator(PROVIDER_ID)
         async for data in ctx.iter_bytes(resp):
             for message in reader.feed(data):
-                chunk = translator.translate(decode_event(message, PROVIDER_ID))
+                chunk = translator.translate(aws_eventstream.decode_event(message, PROVIDER_ID))
                 if chunk is not None:
                     yield chunk
         reader.finish()
         translator.finish()
+
+
+async def chat_completion(
+    endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+) -> list[ChatChunk]:
+    """The same chat request through Converse (not streamed), as the chunks ConverseStream would carry."""
+    _check(endpoint)
+    url = operation_url(endpoint, "converse", request.model)
+    return converse_chunks(await _signed_post(ctx, endpoint, url, _body(endpoint, request)), PROVIDER_ID)
 
 
 async def _converse(endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext) -> str:

@@ -15,10 +15,10 @@ from ai_connector.plugin import (
     StreamInterruptedError,
     ToolCallDelta,
     Usage,
+    aws_eventstream,
 )
-from ai_connector_amazonbedrock.eventstream import StreamEvent
 
-__all__ = ["FINISH_REASONS", "ConverseStreamTranslator", "converse_body", "converse_text"]
+__all__ = ["FINISH_REASONS", "ConverseStreamTranslator", "converse_body", "converse_chunks", "converse_text"]
 
 # Converse stopReason -> OpenAI finish_reason.
 FINISH_REASONS: Mapping[str, str] = {
@@ -180,6 +180,46 @@ def converse_text(answer: Any, provider: str) -> str:
     return "".join(texts)
 
 
+def converse_chunks(answer: Any, provider: str) -> list[ChatChunk]:
+    """The unified chunks a Converse answer stands for, as ConverseStreamTranslator gives them for
+    the same answer streamed: the role, the text blocks' text, one complete tool call per `toolUse`
+    block (its `input` as JSON text: the same JSON value as the stream's fragments, whitespace
+    aside), the finish reason (`stopReason` as FINISH_REASONS maps it), the usage. Other blocks
+    (reasoningContent, citations...) are skipped, as the stream skips them."""
+    try:
+        content = answer["output"]["message"]["content"]
+        text: list[str] = []
+        calls: list[ToolCallDelta] = []
+        for block in content:
+            if "text" in block:
+                if not isinstance(block["text"], str):
+                    raise TypeError("a text block is not a string")
+                text.append(block["text"])
+            elif "toolUse" in block:
+                tool = block["toolUse"]
+                arguments = json.dumps(tool.get("input") or {}, ensure_ascii=False)
+                calls.append(ToolCallDelta(len(calls), tool["toolUseId"], tool["name"], arguments))
+        usage = answer.get("usage")
+        reason = answer.get("stopReason")
+    except (KeyError, TypeError, AttributeError):
+        raise InvalidResponseError(
+            f"{provider}: the Converse answer has no output.message.content", status=200
+        ) from None
+    out = [ChatChunk(role="assistant", content="".join(text) or None, tool_calls=tuple(calls))]
+    out.append(ChatChunk(finish_reason=FINISH_REASONS.get(reason, "stop")))
+    if isinstance(usage, Mapping):
+        out.append(
+            ChatChunk(
+                usage=Usage(
+                    prompt_tokens=int(usage.get("inputTokens") or 0),
+                    completion_tokens=int(usage.get("outputTokens") or 0),
+                    total_tokens=usage.get("totalTokens"),
+                )
+            )
+        )
+    return out
+
+
 class ConverseStreamTranslator:
     """Turns ConverseStream events into unified ChatChunks, one event at a time.
 
@@ -198,7 +238,7 @@ class ConverseStreamTranslator:
     def _bad(self, what: str) -> InvalidResponseError:
         return InvalidResponseError(f"{self._provider}: {what}", status=200)
 
-    def translate(self, event: StreamEvent) -> ChatChunk | None:
+    def translate(self, event: aws_eventstream.StreamEvent) -> ChatChunk | None:
         """The chunk for one event (None when it carries nothing for the client); raises
         StreamInterruptedError for exception/error messages."""
         if event.message_type != "event":

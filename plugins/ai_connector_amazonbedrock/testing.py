@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import fake_class
+from ai_connector.testing.scenario import ChatScenario, split
 
 __all__ = [
     "ERROR_TYPE_SUFFIX",
@@ -56,6 +57,8 @@ __all__ = [
     "invalid_model",
     "invalid_signature",
     "model_not_found",
+    "scenario_converse",
+    "scenario_stream_messages",
     "serve_chat",
     "service_quota_exceeded",
     "service_unavailable",
@@ -504,6 +507,81 @@ def _cohere_problem(body: Any) -> FakeResponse | None:
 Answer = FakeResponse | Callable[[RecordedRequest], FakeResponse]
 
 
+# ---------------------------------------------------------------------------------------------
+# One answer, streamed or whole (ai_connector.testing.scenario)
+
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "stop_sequence": "stop_sequence",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "guardrail_intervened",
+}
+# A documented block chat clients do not relay: a reasoning model's reasoning text and signature.
+_REASONING = {"reasoningContent": {"reasoningText": {"text": "Let me think.", "signature": "c2lnbmF0dXJl"}}}
+
+
+def _scenario_blocks(scenario: ChatScenario) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [_REASONING] if scenario.odd_blocks else []
+    if scenario.text:
+        blocks.append({"text": scenario.whole_text})
+    blocks += [
+        {"toolUse": {"toolUseId": c.id, "name": c.name, "input": dict(c.arguments)}}
+        for c in scenario.tool_calls
+    ]
+    return blocks
+
+
+def _scenario_usage(scenario: ChatScenario) -> dict[str, int]:
+    prompt, completion = scenario.usage or (0, 0)
+    return {"inputTokens": prompt, "outputTokens": completion, "totalTokens": prompt + completion}
+
+
+def _scenario_stop(scenario: ChatScenario) -> str:
+    return str(scenario.own("amazonbedrock").get("stopReason") or _STOP_REASONS[scenario.finish])
+
+
+def scenario_converse(scenario: ChatScenario) -> FakeResponse:
+    """`scenario` as one Converse answer (ConverseResponse)."""
+    return FakeResponse.json(
+        {
+            "metrics": {"latencyMs": 42},
+            "output": {"message": {"content": _scenario_blocks(scenario), "role": "assistant"}},
+            "stopReason": _scenario_stop(scenario),
+            "usage": _scenario_usage(scenario),
+        },
+        headers={"x-amzn-requestid": _request_id()},
+    )
+
+
+def scenario_stream_messages(scenario: ChatScenario) -> list[bytes]:
+    """`scenario` as ConverseStream frames it: messageStart, per block its start (tool use), deltas
+    (text pieces, tool input fragments, reasoning text and signature) and stop, messageStop,
+    metadata with the usage."""
+    out = [event_message("messageStart", {"role": "assistant"})]
+    for index, block in enumerate(_scenario_blocks(scenario)):
+        deltas: list[dict[str, Any]] = []
+        if "text" in block:
+            deltas = [{"text": piece} for piece in scenario.text]
+        elif "toolUse" in block:
+            tool = block["toolUse"]
+            start = {"toolUse": {"toolUseId": tool["toolUseId"], "name": tool["name"]}}
+            out.append(event_message("contentBlockStart", {"contentBlockIndex": index, "start": start}))
+            deltas = [{"toolUse": {"input": f}} for f in split(json.dumps(tool["input"], ensure_ascii=False))]
+        else:
+            reasoning = block["reasoningContent"]["reasoningText"]
+            deltas = [
+                {"reasoningContent": {"text": reasoning["text"]}},
+                {"reasoningContent": {"signature": reasoning["signature"]}},
+            ]
+        for delta in deltas:
+            out.append(event_message("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+        out.append(event_message("contentBlockStop", {"contentBlockIndex": index}))
+    out.append(event_message("messageStop", {"stopReason": _scenario_stop(scenario)}))
+    out.append(event_message("metadata", {"usage": _scenario_usage(scenario), "metrics": {"latencyMs": 42}}))
+    return out
+
+
 class FakeBedrock:
     """bedrock-runtime's Converse, ConverseStream and InvokeModel on a FakeServer.
 
@@ -535,6 +613,7 @@ class FakeBedrock:
         self.chunk_size: int | None = None
         self.embedding_dimensions = 1024
         self.override: Answer | None = None
+        self.scenario: ChatScenario | None = None  # when set, Converse and ConverseStream answer it
         server.add("POST", _OPERATION.pattern, self.handle)
 
     def handle(self, request: RecordedRequest) -> FakeResponse:
@@ -562,6 +641,10 @@ class FakeBedrock:
         problem = _converse_problem(body)
         if problem is not None:
             return problem
+        if self.scenario is not None:
+            if operation == "converse":
+                return scenario_converse(self.scenario)
+            return stream_response(scenario_stream_messages(self.scenario), chunk_size=self.chunk_size)
         if operation == "converse":
             return self._converse(body)
         return stream_response(

@@ -30,6 +30,7 @@ from ai_connector_anthropic.wire import (
     DEFAULT_MAX_TOKENS,
     PROVIDER_ID,
     error_from_response,
+    message_chunks,
     message_text,
     messages_body,
     translate_stream,
@@ -158,6 +159,16 @@ async def _stream(
             yield chunk
 
 
+async def chat_completion(
+    endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+) -> list[ChatChunk]:
+    """The same chat request without streaming: one Message, as the chunks its stream would carry."""
+    body = messages_body(request, model=_model(endpoint), task_settings=endpoint.task_settings, stream=False)
+    return message_chunks(
+        await ctx.send_json("POST", messages_url(endpoint), json=body, headers=_headers(endpoint))
+    )
+
+
 async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ctx: CallContext) -> list[str]:
     """ES's `completion` task: one user message, one non-streamed Message, its text as `[result]`."""
     chat = ChatRequest(messages=({"role": "user", "content": request.input},), max_tokens=request.max_tokens)
@@ -181,6 +192,7 @@ PROVIDER = Provider(
     },
     parse_error=error_from_response,
     chat_completion_stream=chat_completion_stream,
+    chat_completion=chat_completion,
     completion=completion,
     urls=_urls,
     default_requests_per_minute={TaskType.COMPLETION: 50, TaskType.CHAT_COMPLETION: 50},

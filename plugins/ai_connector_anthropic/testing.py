@@ -16,6 +16,7 @@ from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import fake_class
+from ai_connector.testing.scenario import ChatScenario, split
 
 __all__ = [
     "API_VERSION",
@@ -27,7 +28,11 @@ __all__ = [
     "error_body",
     "error_response",
     "message",
+    "scenario_events",
+    "scenario_message",
+    "scenario_response",
     "serve_chat",
+    "serve_scenario",
     "sse",
     "stream_events",
     "stream_response",
@@ -181,15 +186,19 @@ def stream_events(
         ]
         events.append({"type": "content_block_stop", "index": index})
         index += 1
-    events.append(
+    return events + _ending(stop_reason, None, output_tokens)
+
+
+def _ending(stop_reason: str, stop_sequence: str | None, output_tokens: int) -> list[dict[str, Any]]:
+    """The last two events: message_delta (stop reason, cumulative output tokens), message_stop."""
+    return [
         {
             "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence},
             "usage": {"output_tokens": output_tokens},
-        }
-    )
-    events.append({"type": "message_stop"})
-    return events
+        },
+        {"type": "message_stop"},
+    ]
 
 
 def sse(events: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -208,6 +217,128 @@ def stream_response(
         headers={"request-id": _REQUEST_ID, "cache-control": "no-cache"},
         content_type=_SSE_TYPE,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# One answer, streamed or whole (ai_connector.testing.scenario)
+
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "stop_sequence": "stop_sequence",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+}
+# Documented blocks a chat client does not relay: extended thinking, a server tool and its result.
+_THINKING = {"type": "thinking", "thinking": "Let me think.", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"}
+_SERVER_TOOL = {
+    "type": "server_tool_use",
+    "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+    "name": "web_search",
+    "input": {"query": "weather Paris"},
+}
+_SEARCH_RESULT = {
+    "type": "web_search_tool_result",
+    "tool_use_id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+    "content": [],
+}
+
+
+def _scenario_blocks(scenario: ChatScenario) -> list[dict[str, Any]]:
+    """The Message's content blocks for `scenario`, in order."""
+    blocks: list[dict[str, Any]] = [_THINKING, _SERVER_TOOL, _SEARCH_RESULT] if scenario.odd_blocks else []
+    if scenario.text:
+        blocks.append({"type": "text", "text": scenario.whole_text})
+    blocks += [
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)}
+        for c in scenario.tool_calls
+    ]
+    return blocks
+
+
+def _stop(scenario: ChatScenario) -> tuple[str, str | None]:
+    own = scenario.own("anthropic")
+    reason = own.get("stop_reason") or _STOP_REASONS[scenario.finish]
+    return reason, ("\n\nHuman:" if reason == "stop_sequence" else None)
+
+
+def scenario_message(scenario: ChatScenario, *, model: str = DEFAULT_MODEL) -> dict[str, Any]:
+    """`scenario` as one non-streamed Message."""
+    reason, sequence = _stop(scenario)
+    prompt, completion = scenario.usage or (0, 0)
+    return {
+        "id": "msg_01FakeMessage0000000000",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": _scenario_blocks(scenario),
+        "stop_reason": reason,
+        "stop_sequence": sequence,
+        "usage": {"input_tokens": prompt, "output_tokens": completion},
+    }
+
+
+def scenario_events(scenario: ChatScenario, *, model: str = DEFAULT_MODEL) -> list[dict[str, Any]]:
+    """`scenario` as Anthropic streams it: message_start, per block its start, deltas (text pieces,
+    `partial_json` fragments of the tool input, thinking and signature deltas) and stop, a ping,
+    message_delta with the stop reason and the output tokens, message_stop."""
+    reason, sequence = _stop(scenario)
+    prompt, completion = scenario.usage or (0, 0)
+    start = {
+        **scenario_message(scenario, model=model),
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+    }
+    start["id"] = "msg_01FakeStream00000000000"
+    start["usage"] = {"input_tokens": prompt, "output_tokens": 1}
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    for index, block in enumerate(_scenario_blocks(scenario)):
+        kind = block["type"]
+        deltas: list[dict[str, Any]] = []
+        if kind == "text":
+            head: dict[str, Any] = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": piece} for piece in scenario.text]
+        elif kind in ("tool_use", "server_tool_use"):
+            head = {**block, "input": {}}
+            fragments = split(json.dumps(block["input"], ensure_ascii=False))  # Anthropic's spacing
+            deltas = [{"type": "input_json_delta", "partial_json": f} for f in ("", *fragments)]
+        elif kind == "thinking":
+            head = {"type": "thinking", "thinking": ""}
+            deltas = [
+                {"type": "thinking_delta", "thinking": block["thinking"]},
+                {"type": "signature_delta", "signature": block["signature"]},
+            ]
+        else:
+            head = block
+        events.append({"type": "content_block_start", "index": index, "content_block": head})
+        events += [{"type": "content_block_delta", "index": index, "delta": d} for d in deltas]
+        events.append({"type": "content_block_stop", "index": index})
+        if index == 0:
+            events.append({"type": "ping"})
+    return events + _ending(reason, sequence, completion)
+
+
+def scenario_response(scenario: ChatScenario, request_body: Mapping[str, Any]) -> FakeResponse:
+    """The answer to a Messages request for `scenario`: streamed when it asks (`stream: true`), one
+    Message otherwise."""
+    model = request_body.get("model") or DEFAULT_MODEL
+    if request_body.get("stream"):
+        return stream_response(scenario_events(scenario, model=model))
+    return FakeResponse.json(scenario_message(scenario, model=model), headers={"request-id": _REQUEST_ID})
+
+
+def serve_scenario(server: FakeServer, scenario: ChatScenario) -> None:
+    """Answer every keyed `POST /v1/messages` with `scenario`, streamed or whole as it asks."""
+
+    def answer(request: RecordedRequest) -> FakeResponse:
+        if not request.headers.get("x-api-key"):
+            return error_response(401)
+        if request.headers.get("anthropic-version") != API_VERSION:
+            return error_response(400, "anthropic-version: header is required")
+        return scenario_response(scenario, request.json())
+
+    server.add("POST", "/v1/messages", answer)
 
 
 class FakeAnthropic:
@@ -300,23 +431,12 @@ def connector(
 def serve_chat(
     server: FakeServer, pieces: Sequence[str], *, prompt_tokens: int = 5, completion_tokens: int = 7
 ) -> None:
-    """Stream `pieces` as the assistant's text to any keyed `POST /v1/messages`, ending with
-    `end_turn` (finish reason "stop") and that usage."""
-
-    def answer(request: RecordedRequest) -> FakeResponse:
-        if not request.headers.get("x-api-key"):
-            return error_response(401)
-        if request.headers.get("anthropic-version") != API_VERSION:
-            return error_response(400, "anthropic-version: header is required")
-        events = stream_events(
-            pieces,
-            model=request.json().get("model", DEFAULT_MODEL),
-            input_tokens=prompt_tokens,
-            output_tokens=completion_tokens,
-        )
-        return stream_response(events)
-
-    server.add("POST", "/v1/messages", answer)
+    """Answer any keyed `POST /v1/messages` with `pieces` as the assistant's text, ending with
+    `end_turn` (finish reason "stop") and that usage: streamed when the request streams, one
+    Message otherwise."""
+    serve_scenario(
+        server, ChatScenario("serve_chat", text=tuple(pieces), usage=(prompt_tokens, completion_tokens))
+    )
 
 
 # The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,

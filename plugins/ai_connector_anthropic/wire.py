@@ -29,6 +29,7 @@ __all__ = [
     "PROVIDER_ID",
     "error_fields",
     "error_from_response",
+    "message_chunks",
     "message_text",
     "messages_body",
     "translate_messages",
@@ -231,6 +232,54 @@ def message_text(data: Any) -> str:
         return "".join(block["text"] for block in content if block.get("type") == "text")
     except (KeyError, TypeError, AttributeError):
         raise InvalidResponseError(f"{PROVIDER_ID}: a text block of the Message has no text") from None
+
+
+def message_chunks(data: Any) -> list[ChatChunk]:
+    """The unified chunks a non-streamed Message stands for, as `translate_stream` gives them for
+    the same Message streamed: the role (with id and model), its text blocks' text, one complete
+    tool call per `tool_use` block (its `input` as JSON text), the finish reason, the usage.
+
+    Blocks of other kinds (thinking, redacted_thinking, server_tool_use, web_search_tool_result...)
+    are skipped, as the stream skips them; a body that is not a Message is an InvalidResponseError.
+    The stream's tool arguments are the model's own JSON text, these are `input` re-serialised
+    (`json.dumps`, Anthropic's spacing): the same JSON value, whitespace aside.
+    """
+    try:
+        if data.get("type") != "message" or not isinstance(data["content"], list):
+            raise TypeError("not a Message")
+        text: list[str] = []
+        calls: list[ToolCallDelta] = []
+        for block in data["content"]:
+            kind = block.get("type")
+            if kind == "text":
+                if not isinstance(block["text"], str):
+                    raise TypeError("a text block's text is not a string")
+                text.append(block["text"])
+            elif kind == "tool_use":
+                arguments = json.dumps(block.get("input") or {}, ensure_ascii=False)
+                calls.append(ToolCallDelta(len(calls), block["id"], block["name"], arguments))
+        usage = data.get("usage")
+        stop = data.get("stop_reason")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidResponseError(
+            f"{PROVIDER_ID}: the answer is not a Message ({type(exc).__name__})"
+        ) from None
+    out = [ChatChunk(role="assistant", id=data.get("id"), model=data.get("model"))]
+    if text and "".join(text):
+        out.append(ChatChunk(content="".join(text)))
+    if calls:
+        out.append(ChatChunk(tool_calls=tuple(calls)))
+    out.append(ChatChunk(finish_reason=_FINISH.get(stop or "end_turn", "stop")))
+    if isinstance(usage, Mapping):
+        out.append(
+            ChatChunk(
+                usage=Usage(
+                    prompt_tokens=_prompt_tokens(usage),
+                    completion_tokens=int(usage.get("output_tokens") or 0),
+                )
+            )
+        )
+    return out
 
 
 def _prompt_tokens(usage: Mapping[str, Any]) -> int:

@@ -5,7 +5,7 @@ requests into `GenerateContentRequest` bodies, reads `GenerateContentResponse` s
 unified ChatChunks and text, and reads Google's `google.rpc.Status` error bodies into typed errors.
 """
 
-from ai_connector_gemini.calls import stream_chat
+from ai_connector_gemini.calls import answer_chunks, stream_chat
 from ai_connector_gemini.errors import GoogleStatus, google_error, parse_duration, parse_google_status
 from ai_connector_gemini.request import SYNTHETIC_CALL_ID_PREFIX, chat_body, embedding_task_type, prompt_body
 from ai_connector_gemini.response import (
@@ -23,6 +23,7 @@ __all__ = [
     "ChunkTranslator",
     "GeminiStreamDecoder",
     "GoogleStatus",
+    "answer_chunks",
     "chat_body",
     "embedding_task_type",
     "finish_reason",

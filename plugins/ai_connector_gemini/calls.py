@@ -1,5 +1,5 @@
-"""The chat stream both Gemini services share (their JSON calls are `ctx.send_json`, with
-`google_error` as the providers' error parser)."""
+"""The chat stream both Gemini services share, and the chunks a unary answer stands for (their JSON
+calls are `ctx.send_json`, with `google_error` as the providers' error parser)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ai_connector_gemini.errors import google_error, parse_google_status, stream
 from ai_connector_gemini.response import ChunkTranslator
 from ai_connector_gemini.stream import GeminiStreamDecoder
 
-__all__ = ["stream_chat"]
+__all__ = ["answer_chunks", "stream_chat"]
 
 
 def _chunks_for(value: Any, translator: ChunkTranslator, *, status: int) -> list[ChatChunk]:
@@ -90,3 +90,16 @@ async def stream_chat(
     usage = translator.usage_chunk()
     if usage is not None:
         yield usage
+
+
+def answer_chunks(answer: Any) -> list[ChatChunk]:
+    """The unified chunks a unary `generateContent` answer stands for: exactly what `stream_chat`
+    yields for the same GenerateContentResponse streamed (one translator, the same stop reasons,
+    safety stops and blocked prompts raised as the same errors), the usage chunk last. An answer
+    whose candidate never finished is an InvalidResponseError."""
+    translator = ChunkTranslator()
+    chunks = _chunks_for(answer, translator, status=200)
+    if not translator.finished:
+        raise InvalidResponseError(f"{current_provider()}: the answer has no finishReason", status=200)
+    usage = translator.usage_chunk()
+    return chunks if usage is None else [*chunks, usage]

@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ai_connector.testing.scenario import ChatScenario
+
 __all__ = [
     "MID_STREAM_CANCELLED",
     "error_info",
@@ -19,6 +21,8 @@ __all__ = [
     "quota_failure",
     "retry_info",
     "rpc_status",
+    "scenario_answer",
+    "scenario_objects",
     "sse",
     "text_stream",
     "usage_metadata",
@@ -133,3 +137,97 @@ def help_links(description: str, url: str) -> dict[str, Any]:
 MID_STREAM_CANCELLED = (
     json.dumps(rpc_status(499, "The operation was cancelled.", "CANCELLED"), indent=2) + "\r\n"
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# One answer, streamed or whole (ai_connector.testing.scenario)
+
+_FINISH = {
+    "stop": "STOP",
+    "stop_sequence": "STOP",
+    "length": "MAX_TOKENS",
+    "tool_calls": "STOP",
+    "content_filter": "SAFETY",
+}
+_THOUGHT = {"text": "Let me think about the weather.", "thought": True}
+_RATINGS = [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}]
+
+
+def _scenario_usage(scenario: ChatScenario, final: bool) -> dict[str, Any] | None:
+    if scenario.usage is None:
+        return None
+    prompt, completion = scenario.usage
+    return usage_metadata(prompt, completion if final else None)
+
+
+def _blocked(scenario: ChatScenario) -> dict[str, Any] | None:
+    """A prompt Google blocked: no candidate, `promptFeedback.blockReason` (vendor key `blockReason`)."""
+    own = scenario.own("gemini")
+    if not own.get("blockReason"):
+        return None
+    feedback = {"blockReason": own["blockReason"], "safetyRatings": _RATINGS}
+    if own.get("blockReasonMessage"):
+        feedback["blockReasonMessage"] = own["blockReasonMessage"]
+    out: dict[str, Any] = {"promptFeedback": feedback, "modelVersion": "gemini-2.0-flash"}
+    usage = _scenario_usage(scenario, False)
+    if usage is not None:
+        out["usageMetadata"] = usage
+    return out
+
+
+def _candidate(scenario: ChatScenario, parts: list[dict[str, Any]], final: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+    if final:
+        own = scenario.own("gemini")
+        candidate["finishReason"] = own.get("finishReason") or _FINISH[scenario.finish]
+        if own.get("finishMessage"):
+            candidate["finishMessage"] = own["finishMessage"]
+        candidate["index"] = 0
+        if scenario.odd_blocks:
+            candidate["safetyRatings"] = _RATINGS
+    return candidate
+
+
+def _calls(scenario: ChatScenario) -> list[dict[str, Any]]:
+    return [{"functionCall": {"name": c.name, "args": dict(c.arguments)}} for c in scenario.tool_calls]
+
+
+def scenario_answer(scenario: ChatScenario) -> dict[str, Any]:
+    """`scenario` as one unary GenerateContentResponse."""
+    blocked = _blocked(scenario)
+    if blocked is not None:
+        return blocked
+    parts: list[dict[str, Any]] = [_THOUGHT] if scenario.odd_blocks else []
+    if scenario.text:
+        parts.append({"text": scenario.whole_text})
+    parts += _calls(scenario)
+    out: dict[str, Any] = {"candidates": [_candidate(scenario, parts, True)]}
+    usage = _scenario_usage(scenario, True)
+    if usage is not None:
+        out["usageMetadata"] = usage
+    out["modelVersion"] = "gemini-2.0-flash"
+    return out
+
+
+def scenario_objects(scenario: ChatScenario) -> list[dict[str, Any]]:
+    """`scenario` as `streamGenerateContent` sends it: a thought summary first (when `odd_blocks`),
+    one object per text piece, the function calls whole in one object, the finish reason and the
+    full usage on the last (the earlier ones carry the prompt-only usage)."""
+    blocked = _blocked(scenario)
+    if blocked is not None:
+        return [blocked]
+    groups: list[list[dict[str, Any]]] = [[_THOUGHT]] if scenario.odd_blocks else []
+    groups += [[{"text": piece}] for piece in scenario.text]
+    if scenario.tool_calls:
+        groups.append(_calls(scenario))
+    groups = groups or [[{"text": ""}]]
+    out = []
+    for i, parts in enumerate(groups):
+        final = i == len(groups) - 1
+        obj: dict[str, Any] = {"candidates": [_candidate(scenario, parts, final)]}
+        usage = _scenario_usage(scenario, final)
+        if usage is not None:
+            obj["usageMetadata"] = usage
+        obj["modelVersion"] = "gemini-2.0-flash"
+        out.append(obj)
+    return out

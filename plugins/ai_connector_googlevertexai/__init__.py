@@ -12,6 +12,7 @@ from ai_connector_gemini.errors import google_error
 from ai_connector_googlevertexai.calls import (
     LOCATION_PATTERN,
     PROVIDER_ID,
+    chat_completion,
     chat_completion_stream,
     completion,
     rerank,
@@ -87,6 +88,7 @@ PROVIDER = Provider(
     test=test,
     parse_error=google_error,
     chat_completion_stream=chat_completion_stream,
+    chat_completion=chat_completion,
     completion=completion,
     text_embedding=text_embedding,
     rerank=rerank,

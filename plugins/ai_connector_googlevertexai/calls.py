@@ -27,6 +27,7 @@ from ai_connector.plugin import (
     run_test,
 )
 from ai_connector_gemini import (
+    answer_chunks,
     chat_body,
     embedding_task_type,
     prompt_body,
@@ -40,6 +41,7 @@ __all__ = [
     "DISCOVERY_ENGINE_URL",
     "PROVIDER_ID",
     "TOKENS",
+    "chat_completion",
     "chat_completion_stream",
     "completion",
     "rerank",
@@ -120,6 +122,14 @@ async def _post(endpoint: InferenceEndpoint, url: str, body: Mapping[str, Any], 
         if exc.status == 401:  # the token was revoked or expired early: exchange again next time
             TOKENS.forget(account)
         raise
+
+
+async def chat_completion(
+    endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+) -> list[ChatChunk]:
+    """The same Gemini chat turn unary (`generateContent`), as the chunks its stream would carry."""
+    url = _model_url(endpoint, "generateContent", request.model)
+    return answer_chunks(await _post(endpoint, url, chat_body(request), ctx))
 
 
 async def chat_completion_stream(

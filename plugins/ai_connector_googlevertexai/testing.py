@@ -23,11 +23,15 @@ from urllib.parse import parse_qs
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import fake_class
+from ai_connector.testing.scenario import ChatScenario
 from ai_connector_gemini.testing import (
     MID_STREAM_CANCELLED,
     error_info,
     generate_response,
     rpc_status,
+    scenario_answer,
+    scenario_objects,
+    sse,
     text_stream,
     usage_metadata,
 )
@@ -338,6 +342,16 @@ class FakeVertexAI:
 
         self.server.add("POST", self.model_path(model, "streamGenerateContent"), handle)
 
+    def serve_scenario(self, scenario: ChatScenario, *, model: str = CHAT_MODEL) -> None:
+        """`:generateContent` and `:streamGenerateContent` both answer `scenario`, whole or streamed."""
+
+        def handle(req: RecordedRequest) -> FakeResponse:
+            refused = self._unauthorized(req) or _check_contents(req)
+            return refused or FakeResponse.json(scenario_answer(scenario))
+
+        self.server.add("POST", self.model_path(model, "generateContent"), handle)
+        self.serve_stream_chunks(sse(scenario_objects(scenario)), model=model)
+
     def serve_embeddings(self, vectors: Sequence[Sequence[float]], *, model: str = EMBEDDING_MODEL) -> None:
         """`:predict` answers one of `vectors` per instance (cycling if there are more instances)."""
 
@@ -439,11 +453,11 @@ def _check_contents(req: RecordedRequest) -> FakeResponse | None:
 def serve_chat(
     server: FakeServer, pieces: Sequence[str], *, prompt_tokens: int = 5, completion_tokens: int = 7
 ) -> None:
-    """Stream `pieces` as the assistant's answer (finish reason STOP, then that usage) to a connector
-    made by `connector(server.url)`, token endpoint included."""
-    FakeVertexAI(server).serve_stream(
-        pieces, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-    )
+    """Answer `pieces` as the assistant's text (finish reason STOP, then that usage), streamed or
+    unary, to a connector made by `connector(server.url)`, token endpoint included."""
+    fake = FakeVertexAI(server)
+    fake.serve_stream(pieces, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+    fake.serve_generate("".join(pieces), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
 
 
 # The shared fake API (ai_connector.testing.fakes): `FAKE(server=None, api_key=...)`, `.url`, `.requests`,

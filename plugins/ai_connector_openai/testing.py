@@ -16,6 +16,7 @@ from typing import Any
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import fake_class
+from ai_connector.testing.scenario import ChatScenario, openai_answer, openai_chunks
 
 __all__ = [
     "CHAT_MODEL",
@@ -34,7 +35,9 @@ __all__ = [
     "midstream_error_response",
     "model_not_found_response",
     "rate_limit_response",
+    "scenario_response",
     "serve_chat",
+    "serve_scenario",
     "server_error_response",
     "sse",
     "stream_response",
@@ -268,6 +271,69 @@ def midstream_error_response(
     """A stream that starts, then carries `data: {"error": {...}}` instead of more chunks."""
     head = chat_stream_events(pieces, include_usage=False, done=False)[:-1]  # no finish chunk
     return stream_response(head + sse([error_body(message, "server_error", None)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# One answer, streamed or whole (ai_connector.testing.scenario)
+
+
+def _envelope(model: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL",
+        "created": _CREATED,
+        "model": model,
+        "system_fingerprint": "fp_5050236cbd",
+    }
+
+
+def scenario_events(
+    scenario: ChatScenario,
+    *,
+    model: str = CHAT_MODEL,
+    include_usage: bool = True,
+    usage_on_finish: bool = False,
+) -> list[str]:
+    """The SSE events of `scenario` as api.openai.com streams it (`scenario.openai_chunks`)."""
+    return sse(
+        openai_chunks(
+            scenario, envelope=_envelope(model), include_usage=include_usage, usage_on_finish=usage_on_finish
+        )
+    )
+
+
+def scenario_body(scenario: ChatScenario, *, model: str = CHAT_MODEL) -> dict[str, Any]:
+    """`scenario` as one non-streamed `chat.completion` (`scenario.openai_answer`)."""
+    return openai_answer(scenario, envelope=_envelope(model))
+
+
+def scenario_response(
+    scenario: ChatScenario, request_body: Mapping[str, Any], *, usage_on_finish: bool = False
+) -> FakeResponse:
+    """The answer to a chat request for `scenario`: streamed when the request streams (usage when it
+    asks for it, as OpenAI does, or on the finish chunk), one `chat.completion` otherwise."""
+    model = request_body.get("model") or CHAT_MODEL
+    if request_body.get("stream"):
+        include = bool((request_body.get("stream_options") or {}).get("include_usage"))
+        events = scenario_events(
+            scenario, model=model, include_usage=include, usage_on_finish=usage_on_finish
+        )
+        return stream_response(events)
+    return FakeResponse.json(scenario_body(scenario, model=model))
+
+
+def serve_scenario(
+    server: FakeServer,
+    scenario: ChatScenario,
+    path: str = "/v1/chat/completions",
+    *,
+    usage_on_finish: bool = False,
+) -> None:
+    """Answer `POST <path>` (a regular expression) with `scenario`, streamed or whole as each request asks."""
+    server.add(
+        "POST",
+        path,
+        lambda request: scenario_response(scenario, request.json(), usage_on_finish=usage_on_finish),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

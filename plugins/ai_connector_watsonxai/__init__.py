@@ -271,6 +271,16 @@ async def completion(endpoint: InferenceEndpoint, request: CompletionRequest, ct
     return openai_kit.completion_results(await _post(endpoint, "chat", _chat_body(endpoint, chat), ctx))
 
 
+async def chat_completion(
+    endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
+) -> list[ChatChunk]:
+    """`POST /ml/v1/text/chat` (not streamed): its OpenAI-like answer as the chunks `chat_stream`
+    would carry for it."""
+    return openai_kit.answer_chunks(
+        await _post(endpoint, "chat", _chat_body(endpoint, request), ctx), PROVIDER_ID
+    )
+
+
 async def chat_completion_stream(
     endpoint: InferenceEndpoint, request: ChatRequest, ctx: CallContext
 ) -> AsyncIterator[ChatChunk]:
@@ -379,6 +389,7 @@ PROVIDER = Provider(
     task_settings_schemas={TaskType.RERANK: RERANK_TASK_SETTINGS},
     parse_error=watsonx_error,
     chat_completion_stream=chat_completion_stream,
+    chat_completion=chat_completion,
     completion=completion,
     text_embedding=text_embedding,
     rerank=rerank,

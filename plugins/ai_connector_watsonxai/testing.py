@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from ai_connector.testing import FakeResponse, FakeServer, RecordedRequest
 from ai_connector.testing.fakes import ProviderFake
+from ai_connector.testing.scenario import ChatScenario, openai_answer, openai_chunks
 
 __all__ = [
     "API_VERSION",
@@ -123,6 +124,7 @@ class FakeWatsonx:
         self.exchanges = 0
         self.pieces: Sequence[str] = ("Hello", " from", " watsonx")
         self.usage = (5, 7)
+        self.scenario: ChatScenario | None = None  # when set, chat and chat_stream answer it
         server.add("POST", "/identity/token", self._token)
         for path in ("chat", "chat_stream", "embeddings", "rerank"):
             server.add("POST", f"/ml/v1/text/{path}", self._api(path))
@@ -181,7 +183,28 @@ class FakeWatsonx:
 
         return answer
 
+    def _envelope(self, model: str) -> dict[str, Any]:
+        return {
+            "id": "chat-fake-0001",
+            "model_id": model,
+            "model": model,
+            "created": 1733000000,
+            "model_version": "1.1.0",
+            "created_at": "2026-11-30T14:00:00.000Z",
+        }
+
+    def _scenario(self, scenario: ChatScenario, model: str, stream: bool) -> FakeResponse:
+        """`scenario` as `text/chat` answers it, or as `text/chat_stream` streams it (`id:` and
+        `event: message` on each event, the usage on the finish chunk, no `[DONE]`)."""
+        if not stream:
+            return FakeResponse.json(openai_answer(scenario, envelope=self._envelope(model)))
+        chunks = openai_chunks(scenario, envelope=self._envelope(model), usage_on_finish=True)[:-1]
+        events = [f"id: {i}\nevent: message\ndata: {json.dumps(c)}\n\n" for i, c in enumerate(chunks, 1)]
+        return FakeResponse(chunks=events, content_type=_SSE)
+
     def _chat(self, body: dict[str, Any]) -> FakeResponse:
+        if self.scenario is not None:
+            return self._scenario(self.scenario, body["model_id"], stream=False)
         text = "".join(self.pieces)
         prompt, completion = self.usage
         return FakeResponse.json(
@@ -204,6 +227,8 @@ class FakeWatsonx:
         )
 
     def _chat_stream(self, body: dict[str, Any]) -> FakeResponse:
+        if self.scenario is not None:
+            return self._scenario(self.scenario, body["model_id"], stream=True)
         prompt, completion = self.usage
         return chat_stream(
             self.pieces, model=body["model_id"], prompt_tokens=prompt, completion_tokens=completion

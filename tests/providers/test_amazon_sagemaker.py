@@ -24,6 +24,7 @@ from ai_connector.plugin import (
     InferenceEndpoint,
     ProviderError,
     RerankRequest,
+    ResponseTooLargeError,
     SparseEmbeddingRequest,
     StreamInterruptedError,
     TaskType,
@@ -230,3 +231,49 @@ class TestContract(ProviderContract):
                 403, "UnrecognizedClientException", "The security token included in the request is invalid."
             ),
         )
+
+
+async def test_a_character_split_across_payload_parts_arrives_whole(
+    sm: FakeSageMaker, server: FakeServer
+) -> None:
+    # 7-byte parts cut the 4-byte emoji and the 2-byte é apart: decoded per part they became U+FFFD
+    server.queue(payload_stream(openai_sse(["caf\u00e9 ", "\U0001f600 ok"]), part_size=7))
+    chunks = await call(TaskType.CHAT_COMPLETION, endpoint(server, TaskType.CHAT_COMPLETION))
+    assert "".join(c.content or "" for c in chunks) == "caf\u00e9 \U0001f600 ok"
+
+
+async def test_payload_parts_that_never_close_an_event_end_in_the_size_cap(
+    sm: FakeSageMaker, server: FakeServer
+) -> None:
+    # one event's data lines, never followed by its blank line, in 64 KiB parts: the host's event
+    # cap (max_sse_event_bytes, lowered here) ends it, read linearly, before the stream runs out
+    endless = ("data: " + "x" * 1000 + "\n") * 2100
+    server.queue(payload_stream(endless, part_size=64 * 1024))
+    ep = endpoint(server, TaskType.CHAT_COMPLETION)
+    async with build_client() as client:
+        ctx = CallContext(client=client, provider_id=PROVIDER.id, max_sse_event_bytes=256 * 1024)
+        request = ChatRequest(messages=({"role": "user", "content": "Hi"},))
+        with pytest.raises(ResponseTooLargeError, match="max_sse_event_bytes"):
+            _ = [c async for c in PROVIDER.chat_completion_stream(ep, request, ctx)]
+
+
+async def test_a_frame_declaring_more_than_aws_allows_is_refused(
+    sm: FakeSageMaker, server: FakeServer
+) -> None:
+    # a prelude declaring 2**31 bytes (valid CRC): refused from its 12 bytes, nothing more buffered
+    import struct
+    import zlib
+
+    head = struct.pack(">II", 2**31, 0)
+    prelude = head + struct.pack(">I", zlib.crc32(head))
+    server.queue(FakeResponse(chunks=[prelude], content_type="application/vnd.amazon.eventstream"))
+    with pytest.raises(ResponseTooLargeError, match="event-stream message of 2147483648 bytes"):
+        await call(TaskType.CHAT_COMPLETION, endpoint(server, TaskType.CHAT_COMPLETION))
+
+
+async def test_a_stream_cut_inside_a_frame_is_interrupted(sm: FakeSageMaker, server: FakeServer) -> None:
+    whole = payload_stream(openai_sse(["Hel", "lo"]))
+    cut = [*whole.chunks[:-1], whole.chunks[-1][:9]]  # the last frame loses its end
+    server.queue(FakeResponse(chunks=cut, content_type="application/vnd.amazon.eventstream"))
+    with pytest.raises(StreamInterruptedError, match="ended inside an event-stream frame"):
+        await call(TaskType.CHAT_COMPLETION, endpoint(server, TaskType.CHAT_COMPLETION))

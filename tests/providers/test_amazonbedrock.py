@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 import ai_connector_amazonbedrock.testing as amazonbedrock_testing
+from ai_connector.aws_eventstream import FrameReader, decode_event
 from ai_connector.context import CallContext
 from ai_connector.descriptor import service_descriptor
 from ai_connector.errors import UnreachableError
@@ -46,7 +47,6 @@ from ai_connector.testing import FakeResponse, FakeServer
 from ai_connector.testing.contract import ProviderContract
 from ai_connector.types import FailureKind, Secrets
 from ai_connector_amazonbedrock import PROVIDER
-from ai_connector_amazonbedrock.eventstream import FrameReader, decode_event
 from ai_connector_amazonbedrock.signing import sign
 from ai_connector_amazonbedrock.testing import (
     TEST_CHAT_MODEL,

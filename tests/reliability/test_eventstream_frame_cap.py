@@ -19,6 +19,7 @@ import pytest
 import test_upstream_faults as upstream
 from test_upstream_faults import FAULTS, SETTINGS, FaultServer, Writer, under_fault
 
+from ai_connector.aws_eventstream import MAX_MESSAGE_BYTES, FrameReader
 from ai_connector.errors import InvalidResponseError, ResponseTooLargeError
 from ai_connector.manager import default_registry
 from ai_connector.plugin import ResponseTooLargeError as PluginResponseTooLargeError
@@ -26,7 +27,6 @@ from ai_connector.runtime import Runtime
 from ai_connector.testing import FakeServer
 from ai_connector.validation import validate_connector
 from ai_connector_amazonbedrock import testing as bedrock_testing
-from ai_connector_amazonbedrock.eventstream import MAX_MESSAGE_BYTES, FrameReader
 
 MIB = 1024 * 1024
 CHAT = {"body": {"messages": [{"role": "user", "content": "Hi"}]}}

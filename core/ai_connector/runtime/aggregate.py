@@ -25,7 +25,7 @@ from ai_connector.errors import ResponseTooLargeError
 from ai_connector.runtime.errors import TokenLimitReachedError
 from ai_connector.types import ChatChunk, Usage
 
-__all__ = ["ChatAggregator"]
+__all__ = ["ChatAggregator", "answer_body_cap"]
 
 
 class ChatAggregator:
@@ -108,11 +108,16 @@ class ChatAggregator:
     def _grow(self, size: int) -> None:
         self._size += size
         if self.max_size is not None and self._size > self.max_size:
-            raise ResponseTooLargeError(
-                f"{self.provider}: the aggregated answer exceeds the host's limit of {self.max_size} "
-                "characters (max_aggregated_bytes)",
-                provider=self.provider,
-            )
+            raise self.too_large_error()
+
+    def too_large_error(self) -> ResponseTooLargeError:
+        """The error of an answer past `max_size` (also raised for a whole answer's body past
+        `answer_body_cap`, which only an answer past `max_size` or a padded body reaches)."""
+        return ResponseTooLargeError(
+            f"{self.provider}: the aggregated answer exceeds the host's limit of {self.max_size} "
+            "characters (max_aggregated_bytes)",
+            provider=self.provider,
+        )
 
     def token_limit_error(self) -> TokenLimitReachedError:
         """The error Kibana raises for `finish_reason: "length"`, with the figures known so far."""
@@ -150,3 +155,11 @@ class ChatAggregator:
         if self.usage is not None:
             out["usage"] = self.usage.to_dict()
         return out
+
+
+def answer_body_cap(max_aggregated_chars: int, max_response_bytes: int) -> int:
+    """The byte cap on the body of a non-streamed chat answer (whose chunks are folded like a
+    stream's): room for `max_aggregated_chars` characters even if every one is `\\uXXXX`-escaped
+    (6 bytes), plus the ordinary body cap for the rest, so no answer the aggregated stream accepts
+    is refused for its size; the aggregator then applies the same character cap as to a stream."""
+    return max_response_bytes + 6 * max_aggregated_chars

@@ -23,10 +23,11 @@ from ai_connector.errors import (
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
+    ResponseTooLargeError,
 )
 from ai_connector.http import build_client
 from ai_connector.redaction import RedactingLogger, Redactor
-from ai_connector.runtime.aggregate import ChatAggregator
+from ai_connector.runtime.aggregate import ChatAggregator, answer_body_cap
 from ai_connector.runtime.ratelimit import RateLimiter
 from ai_connector.runtime.retry import RetryPolicy
 from ai_connector.runtime.settings import RuntimeSettings
@@ -462,7 +463,8 @@ class Runtime:
     async def _complete_chat(
         self, prepared: _Prepared, request: ChatRequest, ctx: CallContext, budget: float
     ) -> dict[str, Any]:
-        """`unified_completion`: the stream, aggregated as Kibana does."""
+        """`unified_completion`: the stream, aggregated as Kibana does (or the provider's non-streamed
+        answer, folded by the same aggregator, when it has one)."""
         stream_id, model, created = self._stream_identity(prepared, request)
         aggregator = ChatAggregator(
             id=stream_id,
@@ -472,6 +474,8 @@ class Runtime:
             provider=ctx.provider_id,
             max_size=self.settings.max_aggregated_bytes,
         )
+        if prepared.connector.provider.chat_completion is not None:
+            return await self._complete_whole(prepared, request, ctx, budget, aggregator)
         first, chunks = await self._open_chat(prepared, request, ctx, budget)
         watchdog = self._watchdog(ctx)
         try:
@@ -486,6 +490,29 @@ class Runtime:
         finally:
             watchdog.close()
             await _aclose(chunks)
+        return aggregator.result()
+
+    async def _complete_whole(
+        self,
+        prepared: _Prepared,
+        request: ChatRequest,
+        ctx: CallContext,
+        budget: float,
+        aggregator: ChatAggregator,
+    ) -> dict[str, Any]:
+        """`unified_completion` from the provider's non-streamed answer: retried like any whole call
+        (until the answer arrives, within the same deadline as the aggregated stream), its body capped
+        to hold what the aggregator may accept, its chunks folded exactly as a stream's."""
+        call = prepared.connector.provider.chat_completion
+        assert call is not None
+        settings = self.settings
+        ctx.max_response_bytes = answer_body_cap(settings.max_aggregated_bytes, settings.max_response_bytes)
+        try:
+            chunks = await self._attempts(prepared, ctx, budget, call, prepared.endpoint, request, ctx)
+        except ResponseTooLargeError:  # the body past answer_body_cap: the aggregate's limit, named so
+            raise aggregator.too_large_error() from None
+        for chunk in chunks:
+            aggregator.add(chunk)
         return aggregator.result()
 
     async def _stream(

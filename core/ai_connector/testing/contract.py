@@ -16,7 +16,8 @@ imports no heavy dependency, the ES descriptor export, and that `test()` fails c
 right failure kind and without the secret anywhere — on rejected credentials and an unreachable host.
 With `fake` set (the provider's `ProviderFake`, see `ai_connector.testing.fakes`), a chat provider's
 stream is held to the unified invariant every provider shares: the role first, the text whole, one
-finish reason, one usage chunk last, and a stream that breaks off as a typed StreamInterruptedError.
+finish reason, one usage chunk last, and a stream that breaks off as a typed StreamInterruptedError;
+a provider's non-streamed chat call, when it has one, must fold to what its stream folds to.
 Tests run their own event loop (`asyncio.run`), so no async pytest plugin is required.
 """
 
@@ -38,6 +39,7 @@ import pytest
 from ai_connector.context import CallContext
 from ai_connector.errors import StreamInterruptedError
 from ai_connector.manager import ENTRY_POINT_GROUP, ProviderRegistry, check_provider, default_registry
+from ai_connector.runtime.aggregate import ChatAggregator
 from ai_connector.testing.fakes import ProviderFake
 from ai_connector.types import (
     ChatChunk,
@@ -261,6 +263,34 @@ class ProviderContract:
         assert usage[0].to_dict() == {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
         rendered = [c.to_openai(id="chatcmpl-1", model="m", created=1) for c in chunks]
         assert all(r["object"] == "chat.completion.chunk" for r in rendered) and rendered[-1]["choices"] == []
+        self._assert_no_canary(caplog.text)
+
+    def test_a_whole_chat_answer_folds_as_its_stream(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A provider with a non-streamed chat call (`chat_completion`): the chunks of the whole
+        answer, folded as the host folds a stream, give what the stream of the same text gives."""
+        provider, fake_cls = self._chat_fake()
+        whole_call = provider.chat_completion
+        if whole_call is None:
+            pytest.skip("no non-streamed chat call: the host aggregates the stream")
+        caplog.set_level(logging.DEBUG)
+
+        async def read(endpoint: InferenceEndpoint, ctx: CallContext) -> list[ChatChunk]:
+            return list(
+                await whole_call(endpoint, ChatRequest(messages=({"role": "user", "content": "Hi"},)), ctx)
+            )
+
+        def fold(chunks: list[ChatChunk]) -> dict[str, Any]:
+            aggregator = ChatAggregator(id="chatcmpl-contract", model="m", created=1)
+            for chunk in chunks:
+                aggregator.add(chunk)
+            return {k: v for k, v in aggregator.result().items() if k != "id"}
+
+        chat = TaskType.CHAT_COMPLETION
+        with fake_cls(api_key=self.canary) as fake:
+            fake.stream(STREAM_PIECES, prompt_tokens=5, completion_tokens=7)
+            streamed = self._stream(provider, fake)
+            whole = self._call(provider, chat, fake.url, read, fake.connector(chat.value))
+        assert fold(whole) == fold(streamed)
         self._assert_no_canary(caplog.text)
 
     def test_a_stream_that_breaks_off_is_a_typed_error(self, caplog: pytest.LogCaptureFixture) -> None:

@@ -41,7 +41,8 @@ class ProviderFake:
         return self
 
     def serve_chat(self, pieces: Sequence[str], *, prompt_tokens: int, completion_tokens: int) -> None:
-        """Route the provider's chat call to stream `pieces`, finish reason stop, then that usage."""
+        """Route the provider's chat call to stream `pieces`, finish reason stop, then that usage (and,
+        for a provider with a non-streamed chat call, to answer the same text whole)."""
         raise NotImplementedError(f"{type(self).__name__} scripts no chat stream")
 
     def connector_settings(self, task_type: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,4 +1,6 @@
-"""Reading `application/vnd.amazon.eventstream` bodies (Bedrock ConverseStream) with botocore's parser.
+"""Reading `application/vnd.amazon.eventstream` bodies (AWS's binary event stream: Bedrock's
+ConverseStream, SageMaker's InvokeEndpointWithResponseStream) with botocore's parser; for plugins, as
+`ai_connector.plugin.aws_eventstream`.
 
 This module frames the response's bytes by each message's prelude (refusing a declared length past
 AWS's message limit with the host's size-cap error, and a prelude whose CRC is wrong), keeps what it
@@ -15,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from ai_connector.plugin import InvalidResponseError, ResponseTooLargeError, StreamInterruptedError
+from ai_connector.errors import InvalidResponseError, ResponseTooLargeError, StreamInterruptedError
 
 __all__ = ["MAX_MESSAGE_BYTES", "FrameReader", "StreamEvent", "decode_event"]
 
@@ -97,6 +99,9 @@ class FrameReader:
     def _prelude(self) -> int:
         """The declared total length of the next frame, checked before any of its payload is kept."""
         data, pos = self._joined(), self._pos
+        total: int
+        headers: int
+        crc: int
         total, headers, crc = _PRELUDE.unpack_from(data, pos)
         if zlib.crc32(data[pos : pos + 8]) != crc:
             raise self._malformed("prelude checksum mismatch")
