@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -459,7 +459,8 @@ class KibanaEventStream(EventStreamResponse):
     comes, with no generator between the service's iterator and the server."""
 
     def __init__(self, first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> None:
-        super().__init__(rest, media_type="text/event-stream", headers=_STREAM_HEADERS)
+        # stream_response below reads `rest` itself: Starlette only keeps it as the body iterator
+        super().__init__(cast(Any, rest), media_type="text/event-stream", headers=_STREAM_HEADERS)
         self.first = first
         self.rest = rest
 

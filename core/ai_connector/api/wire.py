@@ -85,11 +85,15 @@ else:
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[no-redef]
         """HttpToolsProtocol on a CoalescingTransport; a complete answer is written at once."""
 
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
-            super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        _coalescing: CoalescingTransport | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self._coalescing = CoalescingTransport(transport, self.loop)
+            super().connection_made(self._coalescing)  # type: ignore[arg-type]
 
         def on_response_complete(self) -> None:
             # The answer is whole (uvicorn calls this after its last write): nothing more can join
             # it, so it need not wait for the turn's end.
-            self.transport.flush()
+            if self._coalescing is not None:
+                self._coalescing.flush()
             super().on_response_complete()
