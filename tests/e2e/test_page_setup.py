@@ -37,8 +37,12 @@ def test_the_sign_in_says_where_the_key_is_and_enter_submits(
     shot(page, "00-sign-in")
     sign_in(page, key_file.read_text().strip())  # types the key and presses Enter
     expect(page.get_by_role("button", name="Create connector")).to_be_visible()
+    # The list's fetch done first: a reload would abort it, which the page fixture counts as a
+    # refused request (it made this test fail now and then on a loaded machine).
+    page.wait_for_load_state("networkidle")
     page.reload()  # the key is kept for the tab: still signed in
     expect(page.locator("#connectors")).to_be_visible()
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_label("API key", exact=True)).to_be_visible()
     expect(page.locator("#connectors")).to_be_hidden()
