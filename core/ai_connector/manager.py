@@ -120,17 +120,27 @@ class _Candidate:
     entry_point: metadata.EntryPoint | None = None
 
 
-def _entry_points() -> list[metadata.EntryPoint]:
+def _entry_points() -> list[tuple[metadata.EntryPoint, str | None, str | None]]:
+    """(entry point, distribution name, version) of every provider plugin, each once; a
+    distribution's metadata file is parsed once (`Distribution.name` parses it on every read, and
+    the built-in plugins share one distribution whose metadata holds the whole README)."""
     seen: set[tuple[str | None, str]] = set()
+    identities: dict[int, tuple[str | None, str | None]] = {}  # by distribution object
     out = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist is not None else None
+        identity = identities.get(id(ep.dist))
+        if identity is None:
+            meta = ep.dist.metadata if ep.dist is not None else None
+            identity = identities[id(ep.dist)] = (
+                (meta["Name"], meta["Version"]) if meta is not None else (None, None)
+            )
+        dist, version = identity
         key = (dist and dist.lower(), ep.name)  # editable installs and lib64 symlinks list dists twice
         if key in seen:
             continue
         seen.add(key)
-        out.append(ep)
-    return sorted(out, key=lambda e: (e.name, e.dist.name if e.dist else ""))
+        out.append((ep, dist, version))
+    return sorted(out, key=lambda e: (e[0].name, e[1] or ""))
 
 
 def check_provider(provider: Any) -> list[str]:
@@ -176,9 +186,7 @@ def load_registry(
 
     candidates: list[_Candidate] = []
     if entry_points:
-        for ep in _entry_points():
-            dist = ep.dist.name if ep.dist is not None else None
-            version = ep.dist.version if ep.dist is not None else None
+        for ep, dist, version in _entry_points():
             cand = _Candidate(ep.name, dist, version, entry_point=ep)
             if ep.name in disabled_set or (dist is not None and dist in disabled_set):
                 infos.append(PluginInfo(ep.name, dist, version, "disabled"))
