@@ -28,18 +28,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from overhead import free_port, wait_http  # noqa: E402  (a sibling script, not a package)
+
 API_KEY = "sk-bench-0000000000000000"
 MODELS = {"short": "bench-small", "long": "bench-long"}
 
@@ -49,23 +50,6 @@ class Figure:
     rps: float
     p50_ms: float
     cpu_us: float  # client CPU per request
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # 127.0.0.1 only
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def measure(call: Callable[[], Awaitable[Any]], concurrency: int, seconds: float) -> Figure:
@@ -319,7 +303,7 @@ def main() -> None:
     fake = subprocess.Popen([sys.executable, str(HERE / "_fake_openai.py"), str(port)])
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_up(f"{base}/health")
+        wait_http(f"{base}/health")
         asyncio.run(run(base, args.rounds, args.seconds))  # the default loop, as overhead.py's clients
     finally:
         fake.terminate()
